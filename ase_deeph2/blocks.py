@@ -1,0 +1,382 @@
+"""BlockMatrix: the one container for block-sparse real-space matrices H(R), S(R).
+
+Block ``(i, j, R)`` is ``<phi_i(cell 0)| O |phi_j(cell R)>`` with ``R`` an integer lattice
+translation; its shape is ``(n_i, n_j)`` orbitals (``(2 n_i, 2 n_j)`` when spinful, spin-major
+inside each atom: all orbitals spin-up, then all spin-down). Both ``(i, j, R)`` and
+``(j, i, -R)`` are stored; for a Hermitian operator they are conjugate transposes.
+
+Storage is arrays, not dicts of small arrays (``DESIGN.md`` section 4):
+
+* ``pairs``   int64 (P, 5) = (R1, R2, R3, i, j), atoms 0-based;
+* ``data``    one contiguous 1D array (float64 or complex128), block p row-major at
+  ``data[offsets[p]:offsets[p+1]]``;
+* ``offsets`` int64 (P + 1,).
+
+This maps 1:1 onto the DeepH new format (``atom_pairs``, ``chunk_shapes``, ``chunk_boundaries``,
+``entries``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["BlockMatrix", "KindGroup"]
+
+
+@dataclass(frozen=True)
+class KindGroup:
+    """All blocks between atoms of kind ``kinds[0]`` and ``kinds[1]`` (same block shape).
+
+    ``pair_index`` (n,) selects the pairs; ``entry_index`` (n, rows*cols) gathers their entries
+    from ``BlockMatrix.data`` so that ``data[entry_index].reshape(n, rows, cols)`` stacks them.
+    """
+
+    kinds: tuple[int, int]
+    shape: tuple[int, int]
+    pair_index: np.ndarray
+    entry_index: np.ndarray
+
+
+def _row_keys(pairs: np.ndarray) -> np.ndarray:
+    """View (n, 5) int64 rows as one opaque key each (for sorting and exact matching)."""
+    pairs = np.ascontiguousarray(pairs, dtype=np.int64)
+    return pairs.view(np.dtype((np.void, pairs.dtype.itemsize * pairs.shape[1]))).ravel()
+
+
+class BlockMatrix:
+    """Block-sparse matrix over atom pairs and lattice translations (see module docstring)."""
+
+    def __init__(self, pairs: np.ndarray, data: np.ndarray, orbital_counts: Sequence[int],
+                 offsets: np.ndarray | None = None, spinful: bool = False):
+        """
+        Args:
+            pairs: (P, 5) integer array of (R1, R2, R3, i, j).
+            data: flat block entries, float or complex; length ``offsets[-1]``.
+            orbital_counts: spatial orbitals per atom, shape (n_atoms,).
+            offsets: (P + 1,) block boundaries in ``data``; derived from the shapes if omitted
+                (when given it must agree with them).
+            spinful: blocks are (2 n_i, 2 n_j), spin-major inside each atom.
+        """
+        self.pairs = np.ascontiguousarray(pairs, dtype=np.int64).reshape(-1, 5)
+        self.orbital_counts = np.ascontiguousarray(orbital_counts, dtype=np.int64)
+        self.spinful = bool(spinful)
+        n_atoms = len(self.orbital_counts)
+        if self.pairs.size and (self.pairs[:, 3:].min() < 0 or self.pairs[:, 3:].max() >= n_atoms):
+            raise ValueError(f"BlockMatrix: atom index out of range 0..{n_atoms - 1} in pairs")
+        sizes = self.block_shapes.prod(axis=1)
+        expected = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        if offsets is not None and not np.array_equal(np.asarray(offsets, dtype=np.int64), expected):
+            raise ValueError("BlockMatrix: offsets disagree with the block shapes implied by the basis")
+        self.offsets = expected
+        data = np.ascontiguousarray(data)
+        if data.ndim != 1 or len(data) != expected[-1]:
+            raise ValueError(
+                f"BlockMatrix: data must be 1D with {expected[-1]} entries for these pairs, got shape {data.shape}"
+            )
+        if not (np.issubdtype(data.dtype, np.floating) or np.issubdtype(data.dtype, np.complexfloating)):
+            raise ValueError(f"BlockMatrix: data must be float or complex, got {data.dtype}")
+        self.data = data
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self._bloch_plan: tuple | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_blocks(cls, pairs: np.ndarray, blocks: Sequence[np.ndarray], orbital_counts: Sequence[int],
+                    spinful: bool = False) -> "BlockMatrix":
+        """Build from a list of dense blocks (one per row of ``pairs``)."""
+        dtype = np.result_type(*[np.asarray(b).dtype for b in blocks], np.float64) if len(blocks) else np.float64
+        data = np.concatenate([np.asarray(b, dtype=dtype).ravel() for b in blocks]) if len(blocks) else np.zeros(0)
+        return cls(pairs, data, orbital_counts, spinful=spinful)
+
+    def with_data(self, data: np.ndarray) -> "BlockMatrix":
+        """Same pairs and basis, new entries (e.g. a prediction)."""
+        return BlockMatrix(self.pairs, data, self.orbital_counts, spinful=self.spinful)
+
+    def copy(self) -> "BlockMatrix":
+        return self.with_data(self.data.copy())
+
+    # ------------------------------------------------------------------ shape information
+    @property
+    def n_atoms(self) -> int:
+        return len(self.orbital_counts)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.pairs)
+
+    def __len__(self) -> int:
+        return self.n_pairs
+
+    @property
+    def n_spin(self) -> int:
+        """2 when spinful (spinor blocks), else 1."""
+        return 2 if self.spinful else 1
+
+    @property
+    def block_shapes(self) -> np.ndarray:
+        """(P, 2) rows and columns of each block."""
+        counts = self.orbital_counts * self.n_spin
+        return np.stack([counts[self.pairs[:, 3]], counts[self.pairs[:, 4]]], axis=1)
+
+    @property
+    def atom_offsets(self) -> np.ndarray:
+        """(n_atoms + 1,) first row of each atom in the full matrix."""
+        return np.concatenate([[0], np.cumsum(self.orbital_counts * self.n_spin)]).astype(np.int64)
+
+    @property
+    def n_orbitals(self) -> int:
+        """Dimension of the full matrix H(k) (spin included)."""
+        return int(self.atom_offsets[-1])
+
+    @property
+    def translations(self) -> np.ndarray:
+        """(P, 3) lattice translations R."""
+        return self.pairs[:, :3]
+
+    def __repr__(self) -> str:
+        return (f"BlockMatrix({self.n_pairs} blocks, {self.n_atoms} atoms, {self.n_orbitals} orbitals, "
+                f"{self.data.dtype}{', spinful' if self.spinful else ''})")
+
+    # ------------------------------------------------------------------ lookup
+    def find(self, query: np.ndarray) -> np.ndarray:
+        """Index of each (R1, R2, R3, i, j) row of ``query`` (shape (n, 5)) in ``pairs``; -1 if absent."""
+        if self._sorted is None:
+            keys = _row_keys(self.pairs)
+            order = np.argsort(keys, kind="stable")
+            self._sorted = (keys[order], order)
+        keys, order = self._sorted
+        q = _row_keys(np.asarray(query, dtype=np.int64).reshape(-1, 5))
+        pos = np.clip(np.searchsorted(keys, q), 0, max(len(keys) - 1, 0))
+        if len(keys) == 0:
+            return np.full(len(q), -1, dtype=np.int64)
+        found = keys[pos] == q
+        return np.where(found, order[pos], -1).astype(np.int64)
+
+    def index(self, i: int, j: int, R: Sequence[int] = (0, 0, 0)) -> int:
+        """Position of block (i, j, R) in ``pairs``; KeyError if it is not stored."""
+        idx = int(self.find(np.array([[*R, i, j]]))[0])
+        if idx < 0:
+            raise KeyError(f"no block for atoms ({i}, {j}) at R = {tuple(int(r) for r in R)}")
+        return idx
+
+    def block(self, i: int, j: int, R: Sequence[int] = (0, 0, 0)) -> np.ndarray:
+        """View of block (i, j, R) with shape (n_i, n_j) (doubled when spinful)."""
+        return self.block_at(self.index(i, j, R))
+
+    def block_at(self, p: int) -> np.ndarray:
+        rows, cols = self.block_shapes[p]
+        return self.data[self.offsets[p]:self.offsets[p + 1]].reshape(rows, cols)
+
+    def __iter__(self) -> Iterator[tuple[tuple[int, int, tuple[int, int, int]], np.ndarray]]:
+        """Yield ``((i, j, R), block)``; slow for big matrices, meant for inspection."""
+        for p, (r1, r2, r3, i, j) in enumerate(self.pairs):
+            yield (int(i), int(j), (int(r1), int(r2), int(r3))), self.block_at(p)
+
+    def partner(self) -> np.ndarray:
+        """For every pair p = (i, j, R), the index of (j, i, -R); -1 where it is missing."""
+        mirrored = np.concatenate([-self.pairs[:, :3], self.pairs[:, 4:5], self.pairs[:, 3:4]], axis=1)
+        return self.find(mirrored)
+
+    # ------------------------------------------------------------------ grouping by atom kinds
+    def groups(self, kinds: Sequence[int]) -> list[KindGroup]:
+        """Group blocks by the kinds (e.g. species indices) of their two atoms.
+
+        Args:
+            kinds: (n_atoms,) integer kind of each atom; atoms of one kind must have the same
+                number of orbitals.
+        """
+        kinds = np.asarray(kinds, dtype=np.int64)
+        if len(kinds) != self.n_atoms:
+            raise ValueError(f"kinds has {len(kinds)} entries for {self.n_atoms} atoms")
+        ki, kj = kinds[self.pairs[:, 3]], kinds[self.pairs[:, 4]]
+        shapes = self.block_shapes
+        out = []
+        for a, b in sorted(set(zip(ki.tolist(), kj.tolist()))):
+            sel = np.flatnonzero((ki == a) & (kj == b))
+            shape = tuple(int(s) for s in shapes[sel[0]])
+            if not np.all(shapes[sel] == shape):
+                raise ValueError(f"atoms of kind {a} or {b} do not all have the same number of orbitals")
+            entry = self.offsets[sel][:, None] + np.arange(shape[0] * shape[1])[None, :]
+            out.append(KindGroup((a, b), shape, sel, entry))
+        return out
+
+    def permute_orbitals(self, kinds: Sequence[int], perms: dict[int, np.ndarray]) -> "BlockMatrix":
+        """New matrix with rows/columns of each atom's orbitals reordered: ``new = old[perm]``.
+
+        Args:
+            kinds: (n_atoms,) kind of each atom.
+            perms: kind -> permutation of that kind's spatial orbitals (applied per spin when spinful).
+        """
+        data = np.empty_like(self.data)
+        for g in self.groups(kinds):
+            pa, pb = (np.concatenate([perms[k] + s * len(perms[k]) for s in range(self.n_spin)])
+                      for k in g.kinds)
+            stack = self.data[g.entry_index].reshape(-1, *g.shape)
+            data[g.entry_index] = stack[:, pa][:, :, pb].reshape(len(g.pair_index), -1)
+        return self.with_data(data)
+
+    # ------------------------------------------------------------------ symmetry
+    def hermiticity_error(self) -> float:
+        """max |B(i,j,R) - B(j,i,-R)^†| over all blocks; inf if a partner block is missing."""
+        partner = self.partner()
+        if np.any(partner < 0):
+            return float("inf")
+        return float(np.max(np.abs(self.data - self._partner_dagger(partner)), initial=0.0))
+
+    def symmetrize(self) -> "BlockMatrix":
+        """(B + B_partner^†) / 2 for every block; every (i, j, R) must have its (j, i, -R)."""
+        partner = self.partner()
+        if np.any(partner < 0):
+            p = int(np.flatnonzero(partner < 0)[0])
+            raise ValueError(f"block {tuple(self.pairs[p])} has no partner (j, i, -R); cannot symmetrize")
+        return self.with_data(0.5 * (self.data + self._partner_dagger(partner)))
+
+    def _partner_dagger(self, partner: np.ndarray) -> np.ndarray:
+        """Entries of B(j,i,-R)^† laid out like this matrix's data."""
+        shapes = self.block_shapes
+        pair_of_entry = np.repeat(np.arange(self.n_pairs), shapes.prod(axis=1))
+        local = np.arange(len(self.data)) - self.offsets[pair_of_entry]
+        a, b = np.divmod(local, shapes[pair_of_entry, 1])
+        # partner block has shape (cols, rows); element (b, a)
+        src = self.offsets[partner][pair_of_entry] + b * shapes[pair_of_entry, 0] + a
+        return np.conj(self.data[src])
+
+    # ------------------------------------------------------------------ Bloch sums
+    def _plan(self) -> tuple:
+        """CSR layout of H(k), computed once: (indptr, indices, gather or inverse, has_duplicates)."""
+        if self._bloch_plan is None:
+            shapes = self.block_shapes
+            sizes = shapes.prod(axis=1)
+            pair_of_entry = np.repeat(np.arange(self.n_pairs, dtype=np.int64), sizes)
+            local = np.arange(len(self.data), dtype=np.int64) - self.offsets[pair_of_entry]
+            a, b = np.divmod(local, shapes[pair_of_entry, 1])
+            start = self.atom_offsets
+            rows = start[self.pairs[pair_of_entry, 3]] + a
+            cols = start[self.pairs[pair_of_entry, 4]] + b
+            del local, a, b
+            n = self.n_orbitals
+            keys = rows * n + cols
+            del rows, cols
+            order = np.argsort(keys, kind="stable")
+            sorted_keys = keys[order]
+            del keys
+            dup = bool(len(sorted_keys) > 1 and np.any(sorted_keys[1:] == sorted_keys[:-1]))
+            idx_dtype = np.int32 if len(self.data) < 2**31 else np.int64
+            if dup:
+                unique, inverse_sorted = np.unique(sorted_keys, return_inverse=True)
+                inverse = np.empty(len(order), dtype=idx_dtype)
+                inverse[order] = inverse_sorted
+                mapping = inverse
+            else:
+                unique = sorted_keys
+                mapping = order.astype(idx_dtype)
+            u_rows, u_cols = np.divmod(unique, n)
+            indptr = np.searchsorted(u_rows, np.arange(n + 1)).astype(idx_dtype)
+            self._bloch_plan = (indptr, u_cols.astype(idx_dtype), mapping, dup,
+                                pair_of_entry.astype(idx_dtype))
+        return self._bloch_plan
+
+    def bloch(self, k: Sequence[float]) -> sp.csr_matrix:
+        """H(k) = sum_R exp(i 2 pi k.R) H(R) as complex scipy CSR, shape (n_orbitals, n_orbitals).
+
+        Args:
+            k: (3,) fractional reciprocal coordinates (lattice gauge, no intra-cell phase).
+        """
+        k = np.asarray(k, dtype=np.float64)
+        if k.shape != (3,):
+            raise ValueError(f"k must have shape (3,), got {k.shape}; use bloch_many for several k")
+        indptr, indices, mapping, dup, pair_of_entry = self._plan()
+        phase = np.exp(2j * np.pi * (self.translations @ k))
+        n = self.n_orbitals
+        if dup:
+            vals = self.data * phase[pair_of_entry]
+            out = np.bincount(mapping, weights=vals.real, minlength=len(indices)).astype(np.complex128)
+            out.imag = np.bincount(mapping, weights=vals.imag, minlength=len(indices))
+        else:
+            out = self.data[mapping] * phase[pair_of_entry[mapping]]
+        return sp.csr_matrix((out, indices, indptr), shape=(n, n))
+
+    def bloch_many(self, kpts: np.ndarray) -> list[sp.csr_matrix]:
+        """H(k) for each row of ``kpts`` (nk, 3); the CSR pattern is computed once and shared."""
+        return [self.bloch(k) for k in np.asarray(kpts, dtype=np.float64).reshape(-1, 3)]
+
+    def to_dense(self, k: Sequence[float] = (0.0, 0.0, 0.0)) -> np.ndarray:
+        """Dense complex H(k), shape (n_orbitals, n_orbitals); for small systems."""
+        return self.bloch(k).toarray()
+
+    # ------------------------------------------------------------------ supercells and subsets
+    def tile(self, reps: Sequence[int]) -> "BlockMatrix":
+        """The same operator on an (n1, n2, n3) supercell, atoms ordered as ``ase.Atoms.repeat``.
+
+        New atom index = image * n_atoms + old index, images in C order over (m1, m2, m3).
+        """
+        reps = np.asarray(reps, dtype=np.int64)
+        if reps.shape != (3,) or np.any(reps < 1):
+            raise ValueError(f"reps must be three positive integers, got {reps.tolist()}")
+        images = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3)
+        n_img, n = len(images), self.n_atoms
+        shifted = images[:, None, :] + self.translations[None, :, :]  # (T, P, 3)
+        new_R = np.floor_divide(shifted, reps)
+        target = shifted - new_R * reps
+        target_img = (target[..., 0] * reps[1] + target[..., 1]) * reps[2] + target[..., 2]
+        new_i = np.arange(n_img)[:, None] * n + self.pairs[None, :, 3]
+        new_j = target_img * n + self.pairs[None, :, 4]
+        pairs = np.concatenate([new_R, new_i[..., None], new_j[..., None]], axis=-1).reshape(-1, 5)
+        return BlockMatrix(pairs, np.tile(self.data, n_img), np.tile(self.orbital_counts, n_img),
+                           spinful=self.spinful)
+
+    def select(self, pair_index: np.ndarray) -> "BlockMatrix":
+        """Subset of blocks (index array or boolean mask over pairs), same atoms."""
+        pair_index = np.asarray(pair_index)
+        if pair_index.dtype == bool:
+            pair_index = np.flatnonzero(pair_index)
+        entries = self._entries_of(pair_index.astype(np.int64))
+        return BlockMatrix(self.pairs[pair_index], self.data[entries], self.orbital_counts, spinful=self.spinful)
+
+    def _entries_of(self, pair_index: np.ndarray) -> np.ndarray:
+        sizes = self.offsets[pair_index + 1] - self.offsets[pair_index]
+        starts = np.repeat(self.offsets[pair_index] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+        return starts + np.arange(sizes.sum())
+
+    def select_species(self, kinds: Sequence[int], a: int, b: int) -> "BlockMatrix":
+        """Blocks between atoms of kind ``a`` and kind ``b`` (in that order)."""
+        kinds = np.asarray(kinds)
+        return self.select((kinds[self.pairs[:, 3]] == a) & (kinds[self.pairs[:, 4]] == b))
+
+    def aligned_to(self, other: "BlockMatrix") -> "BlockMatrix":
+        """This matrix's blocks in the pair order of ``other``; KeyError naming a missing block."""
+        idx = self.find(other.pairs)
+        if np.any(idx < 0):
+            p = other.pairs[int(np.flatnonzero(idx < 0)[0])]
+            raise KeyError(f"block (i={p[3]}, j={p[4]}, R={tuple(p[:3])}) is missing ({np.sum(idx < 0)} in all)")
+        return self.select(idx)
+
+    def error_stats(self, reference: "BlockMatrix") -> dict[str, float]:
+        """Errors of this matrix against ``reference`` over the reference's blocks (aligned by pair).
+
+        Returns ``mae``, ``rmse`` and ``max_abs`` in the matrices' units (eV for H).
+        """
+        mine = self if np.array_equal(self.pairs, reference.pairs) else self.aligned_to(reference)
+        diff = np.abs(mine.data - reference.data)
+        if diff.size == 0:
+            return {"mae": 0.0, "rmse": 0.0, "max_abs": 0.0}
+        return {"mae": float(diff.mean()), "rmse": float(np.sqrt(np.mean(diff**2))), "max_abs": float(diff.max())}
+
+    def to_spinor(self) -> "BlockMatrix":
+        """Spatial matrix (e.g. S) as spinful blocks ``kron(I2, B)`` in the spin-major layout."""
+        if self.spinful:
+            return self
+        data = np.zeros(4 * len(self.data), dtype=self.data.dtype)
+        for g in self.groups(self.orbital_counts):
+            r, c = g.shape
+            stack = self.data[g.entry_index].reshape(-1, r, c)
+            spinor = np.zeros((len(stack), 2 * r, 2 * c), dtype=self.data.dtype)
+            spinor[:, :r, :c] = stack
+            spinor[:, r:, c:] = stack
+            entry = 4 * self.offsets[g.pair_index][:, None] + np.arange(4 * r * c)[None, :]
+            data[entry] = spinor.reshape(len(stack), -1)
+        return BlockMatrix(self.pairs, data, self.orbital_counts, spinful=True)
