@@ -1,6 +1,7 @@
 """Readers and writers: OpenMX ``.scfout``/``.out`` and the DeepH dataset formats."""
 
 from .data import HamiltonianData
+from .deeph import DeepHFormatError, read_deeph, write_deeph
 from .openmx import ScfoutError, parse_openmx_input, read_openmx_eigenvalues, read_scfout
 
-__all__ = ["HamiltonianData", "ScfoutError", "read_scfout", "read_openmx_eigenvalues", "parse_openmx_input"]
+__all__ = ["HamiltonianData", "DeepHFormatError", "read_deeph", "write_deeph", "ScfoutError", "read_scfout", "read_openmx_eigenvalues", "parse_openmx_input"]

@@ -7,6 +7,7 @@ permuted from OpenMX's m order to the Wikipedia real-SH order (``ase_deeph2.basi
 
 from __future__ import annotations
 
+import os
 import re
 from os import PathLike
 from pathlib import Path
@@ -32,33 +33,38 @@ class ScfoutError(ValueError):
 
 
 class _Cursor:
-    """Sequential typed reads from a byte buffer, with a clear error when the file runs short."""
+    """Sequential typed reads from an open file; sections we don't need are skipped, not read.
 
-    def __init__(self, buf: bytes, path: Path, endian: str):
-        self.buf, self.path, self.endian, self.pos = buf, path, endian, 0
+    Every read is checked against the file size, so a short file gives a clear error.
+    """
+
+    def __init__(self, fh, size: int, path: Path, endian: str):
+        self.fh, self.size, self.path, self.endian, self.pos = fh, size, path, endian, 0
 
     def read(self, dtype: str, count: int, what: str) -> np.ndarray:
         dt = np.dtype(self.endian + dtype)
         end = self.pos + dt.itemsize * int(count)
-        if count < 0 or end > len(self.buf):
+        if count < 0 or end > self.size:
             raise ScfoutError(
                 f"{self.path}: file is truncated while reading {what}: needs {end} bytes, "
-                f"the file has {len(self.buf)}"
+                f"the file has {self.size}"
             )
-        out = np.frombuffer(self.buf, dtype=dt, count=int(count), offset=self.pos)
+        out = np.fromfile(self.fh, dtype=dt, count=int(count))  # aligned, owns its memory
         self.pos = end
         return out
 
     def skip(self, nbytes: int, what: str) -> None:
-        if self.pos + nbytes > len(self.buf):
+        if self.pos + nbytes > self.size:
             raise ScfoutError(f"{self.path}: file is truncated inside {what}")
         self.pos += int(nbytes)
+        self.fh.seek(self.pos)
 
 
 def _header(buf: bytes, path: Path) -> tuple[str, np.ndarray]:
     """Find the byte order and check the format version; returns (endian, first six ints)."""
     if len(buf) < 28:
         raise ScfoutError(f"{path}: only {len(buf)} bytes; not an OpenMX .scfout file")
+    buf = buf[:24]
     for endian in "<>":
         head = np.frombuffer(buf, dtype=endian + "i4", count=6)
         if 0 < head[0] < 10**7 and 0 <= head[1] < 64 and head[1] % 4 in (0, 1, 3) and 0 <= head[5] < 10**7:
@@ -122,12 +128,17 @@ def read_scfout(path: str | PathLike, symmetrize: bool = True) -> HamiltonianDat
     """
     path = Path(path)
     try:
-        buf = path.read_bytes()
+        with open(path, "rb") as fh:
+            return _read_scfout(fh, path, symmetrize)
     except OSError as err:
         raise ScfoutError(f"cannot read {path}: {err.strerror or err}") from None
-    endian, head = _header(buf, path)
+
+
+def _read_scfout(fh, path: Path, symmetrize: bool) -> HamiltonianData:
+    size = os.fstat(fh.fileno()).st_size
+    endian, head = _header(fh.read(28), path)
     natoms, spin_switch, tcell = int(head[0]), int(head[1]) % 4, int(head[5])
-    cur = _Cursor(buf, path, endian)
+    cur = _Cursor(fh, size, path, endian)
     cur.skip(24, "header")
     order_max = int(cur.read("i4", 1, "order_max")[0])
     if not 0 <= order_max < 100:
@@ -183,23 +194,37 @@ def read_scfout(path: str | PathLike, symmetrize: bool = True) -> HamiltonianDat
     kinds = np.array([basis.elements.index(s) for s in symbols])
     perms = {k: basis[el].openmx_to_wiki for k, el in enumerate(basis.elements)}
 
-    def matrix(values: np.ndarray, scale: float = 1.0) -> BlockMatrix:
-        return BlockMatrix(pairs, values * scale, norb).permute_orbitals(kinds, perms)
+    layout = BlockMatrix(pairs, olp, norb)
+    to_wiki = layout.permutation_gather(kinds, perms)  # shared by H and S: same pairs, same shapes
+    partner = layout.partner()
+    if np.any(partner < 0):
+        raise ScfoutError(f"{path}: block {tuple(pairs[np.argmin(partner)])} has no (j, i, -R) partner")
+    transpose = to_wiki[layout.partner_transpose_gather(partner)]
+
+    def matrix(values: np.ndarray, scale: float = 1.0) -> tuple[BlockMatrix, float]:
+        """Wikipedia-order matrix (symmetrised if asked) and its raw hermiticity error."""
+        wiki, mirrored = values[to_wiki], values[transpose]
+        diff = np.subtract(wiki, mirrored)
+        error = scale * float(max(diff.max(initial=0.0), -diff.min(initial=0.0)))
+        if symmetrize:
+            np.add(wiki, mirrored, out=wiki)
+            wiki *= 0.5 * scale
+        else:
+            wiki *= scale
+        return BlockMatrix(pairs, wiki, norb), error
 
     if spin_switch == 3:
         hamiltonians = [_noncollinear(pairs, norb, hks * Hartree, ihks * Hartree, kinds, perms)]
+        h_error = hamiltonians[0].hermiticity_error()
+        hamiltonians = [h.symmetrize() for h in hamiltonians] if symmetrize else hamiltonians
         spin = "noncollinear"
     else:
-        hamiltonians = [matrix(hks[s], Hartree) for s in range(n_h)]
+        built = [matrix(hks[s], Hartree) for s in range(n_h)]
+        hamiltonians, h_error = [m for m, _ in built], max(e for _, e in built)
         spin = "collinear" if spin_switch == 1 else "none"
-    overlap = matrix(olp)
+    overlap, s_error = matrix(olp)
     info = {"electronic_temperature_K": float(scalars[1]), "solver": solver, "input": text,
-            "keywords": inp["keywords"],
-            "hermiticity_error_eV": max(h.hermiticity_error() for h in hamiltonians),
-            "hermiticity_error_overlap": overlap.hermiticity_error()}
-    if symmetrize:
-        hamiltonians = [h.symmetrize() for h in hamiltonians]
-        overlap = overlap.symmetrize()
+            "keywords": inp["keywords"], "hermiticity_error_eV": h_error, "hermiticity_error_overlap": s_error}
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=hamiltonians, overlap=overlap,
                            fermi_level=float(scalars[0] * Hartree), n_electrons=float(scalars[8]),
                            spin=spin, source=str(path), info=info)
