@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["BlockMatrix", "KindGroup"]
+__all__ = ["BlockMatrix", "KindGroup", "partner_index", "mirrored_pairs"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,32 @@ def _row_keys(pairs: np.ndarray) -> np.ndarray:
     """View (n, 5) int64 rows as one opaque key each (for sorting and exact matching)."""
     pairs = np.ascontiguousarray(pairs, dtype=np.int64)
     return pairs.view(np.dtype((np.void, pairs.dtype.itemsize * pairs.shape[1]))).ravel()
+
+
+def _sorted_keys(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys = _row_keys(pairs)
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order
+
+
+def _lookup(sorted_keys: np.ndarray, order: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Row index of each query row among the sorted keys; -1 if absent."""
+    q = _row_keys(np.asarray(query, dtype=np.int64).reshape(-1, 5))
+    if len(sorted_keys) == 0:
+        return np.full(len(q), -1, dtype=np.int64)
+    pos = np.clip(np.searchsorted(sorted_keys, q), 0, len(sorted_keys) - 1)
+    return np.where(sorted_keys[pos] == q, order[pos], -1).astype(np.int64)
+
+
+def mirrored_pairs(pairs: np.ndarray) -> np.ndarray:
+    """(-R, j, i) for every row (R, i, j) of ``pairs`` (P, 5)."""
+    return np.concatenate([-pairs[:, :3], pairs[:, 4:5], pairs[:, 3:4]], axis=1)
+
+
+def partner_index(pairs: np.ndarray) -> np.ndarray:
+    """For each row (R1, R2, R3, i, j) of ``pairs`` (P, 5), the row index of (-R, j, i); -1 if absent."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 5)
+    return _lookup(*_sorted_keys(pairs), mirrored_pairs(pairs))
 
 
 class BlockMatrix:
@@ -145,16 +171,8 @@ class BlockMatrix:
     def find(self, query: np.ndarray) -> np.ndarray:
         """Index of each (R1, R2, R3, i, j) row of ``query`` (shape (n, 5)) in ``pairs``; -1 if absent."""
         if self._sorted is None:
-            keys = _row_keys(self.pairs)
-            order = np.argsort(keys, kind="stable")
-            self._sorted = (keys[order], order)
-        keys, order = self._sorted
-        q = _row_keys(np.asarray(query, dtype=np.int64).reshape(-1, 5))
-        pos = np.clip(np.searchsorted(keys, q), 0, max(len(keys) - 1, 0))
-        if len(keys) == 0:
-            return np.full(len(q), -1, dtype=np.int64)
-        found = keys[pos] == q
-        return np.where(found, order[pos], -1).astype(np.int64)
+            self._sorted = _sorted_keys(self.pairs)
+        return _lookup(*self._sorted, query)
 
     def index(self, i: int, j: int, R: Sequence[int] = (0, 0, 0)) -> int:
         """Position of block (i, j, R) in ``pairs``; KeyError if it is not stored."""
@@ -178,8 +196,7 @@ class BlockMatrix:
 
     def partner(self) -> np.ndarray:
         """For every pair p = (i, j, R), the index of (j, i, -R); -1 where it is missing."""
-        mirrored = np.concatenate([-self.pairs[:, :3], self.pairs[:, 4:5], self.pairs[:, 3:4]], axis=1)
-        return self.find(mirrored)
+        return self.find(mirrored_pairs(self.pairs))
 
     # ------------------------------------------------------------------ grouping by atom kinds
     def groups(self, kinds: Sequence[int]) -> list[KindGroup]:

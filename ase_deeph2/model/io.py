@@ -1,0 +1,136 @@
+"""Model files: weights + configuration + metadata in one file, loaded without executing code.
+
+The file is a ``torch.save`` of a dict holding only tensors and plain Python values, read back
+with ``torch.load(weights_only=True)``:
+
+=====================  ===========================================================
+key                    content
+=====================  ===========================================================
+``format``             ``"ase_deeph2-model"``
+``format_version``     int (this layout)
+``convention_version`` ``ase_deeph2.CONVENTION_VERSION`` (units, orbital order, blocks)
+``package_version``    version of ase_deeph2 that wrote it
+``units``              ``{"length": "Angstrom", "energy": "eV"}``
+``config``             ``ELCTConfig.to_dict()`` (elements and basis strings inside)
+``state_dict``         the network weights
+``metadata``           plain data: training set, distance range per species pair, errors, ...
+``extras``             tensors/plain data stored by other parts (e.g. overlap tables)
+=====================  ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import CONVENTION_VERSION, __version__
+from .config import ELCTConfig
+from .elct import ELCT
+
+__all__ = ["save_model", "load_model", "LoadedModel", "ModelFileError"]
+
+FORMAT = "ase_deeph2-model"
+FORMAT_VERSION = 1
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used (wrong kind, newer conventions, mismatched weights)."""
+
+
+class LoadedModel:
+    """A model with the metadata and extras of its file."""
+
+    def __init__(self, model: ELCT, metadata: dict[str, Any], extras: dict[str, Any], path: str):
+        self.model, self.metadata, self.extras, self.path = model, metadata, extras, path
+
+    @property
+    def config(self) -> ELCTConfig:
+        return self.model.config
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.path!r}, elements={self.config.elements}, {self.model.n_parameters()} parameters)"
+
+
+def save_model(path: str | PathLike, model: ELCT, metadata: dict[str, Any] | None = None,
+               extras: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` (weights in float32 unless it is float64) with metadata, atomically."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "convention_version": CONVENTION_VERSION,
+        "package_version": __version__,
+        "units": {"length": "Angstrom", "energy": "eV"},
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": dict(metadata or {}),
+        "extras": dict(extras or {}),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_model(path: str | PathLike, device: torch.device | str | None = None,
+               dtype: torch.dtype | None = None) -> LoadedModel:
+    """Read a model file (no code is executed: ``weights_only=True``).
+
+    Args:
+        device: where to put the model (default: CUDA if available, else CPU).
+        dtype: float32 (default: as stored) or float64.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file {path} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors come in many types
+        raise ModelFileError(f"{path}: not a readable ase_deeph2 model file ({type(err).__name__}: {err})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not an ase_deeph2 model file (no '{FORMAT}' header)")
+    if payload["format_version"] > FORMAT_VERSION or payload["convention_version"] > CONVENTION_VERSION:
+        raise ModelFileError(
+            f"{path}: written by ase_deeph2 {payload.get('package_version')} with file format "
+            f"{payload['format_version']} / conventions {payload['convention_version']}; this version "
+            f"({__version__}) reads format <= {FORMAT_VERSION}, conventions <= {CONVENTION_VERSION}: upgrade ase_deeph2")
+    if payload["convention_version"] < CONVENTION_VERSION:
+        raise ModelFileError(f"{path}: uses conventions version {payload['convention_version']}, this version "
+                             f"needs {CONVENTION_VERSION}; re-train or convert the model")
+    config = ELCTConfig.from_dict(payload["config"])
+    state = payload["state_dict"]
+    stored_dtype = next(iter(state.values())).dtype if state else torch.float32
+    dtype = dtype or (stored_dtype if stored_dtype.is_floating_point else torch.float32)
+    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with _default_dtype(dtype):
+        model = ELCT(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ModelFileError(f"{path}: weights do not fit the stored configuration ({str(err).splitlines()[0]})") from None
+    model = model.to(device=device, dtype=dtype).eval()
+    return LoadedModel(model, payload.get("metadata", {}), payload.get("extras", {}), str(path))
+
+
+class _default_dtype:
+    """Context manager setting torch's default dtype (for buffers created at construction)."""
+
+    def __init__(self, dtype: torch.dtype):
+        self.dtype, self.old = dtype, torch.get_default_dtype()
+
+    def __enter__(self):
+        torch.set_default_dtype(self.dtype)
+
+    def __exit__(self, *exc):
+        torch.set_default_dtype(self.old)
