@@ -94,10 +94,25 @@ def j_matrix(l: int, dtype: torch.dtype = torch.float64, device: torch.device | 
     return _j_matrix64(l).to(dtype=dtype, device=device)
 
 
+def _rotate_rows(l: int, angle: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """z_rotation(l, angle) @ m for m (n, 2l+1, k), in O(n (2l+1) k): Z couples row r with row 2l - r."""
+    freq = torch.arange(l, -l - 1, -1, dtype=angle.dtype, device=angle.device)
+    phase = freq * angle[:, None]
+    return torch.cos(phase)[:, :, None] * m + torch.sin(phase)[:, :, None] * m.flip(1)
+
+
 def wigner_D(l: int, alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-    """D^l(R(alpha, beta, gamma)) for angles (n,) -> (n, 2l+1, 2l+1), with Y(R r) = D Y(r)."""
+    """D^l(R(alpha, beta, gamma)) for angles (n,) -> (n, 2l+1, 2l+1), with Y(R r) = D Y(r).
+
+    Computed as Z(alpha) J Z(beta) J Z(gamma) where the Z products are applied as sparse row/column
+    operations: one dense product with the constant J per call.
+    """
     j = j_matrix(l, alpha.dtype, alpha.device)
-    return z_rotation(l, alpha) @ j @ z_rotation(l, beta) @ j @ z_rotation(l, gamma)
+    freq = torch.arange(l, -l - 1, -1, dtype=alpha.dtype, device=alpha.device)
+    phase = freq * gamma[:, None]
+    # J Z(gamma): column c = cos(f_c g) J[:, c] - sin(f_c g) J[:, 2l - c]
+    jz = torch.cos(phase)[:, None, :] * j - torch.sin(phase)[:, None, :] * j.flip(1)
+    return _rotate_rows(l, alpha, j @ _rotate_rows(l, beta, jz))
 
 
 def wigner_D_list(lmax: int, alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> list[torch.Tensor]:

@@ -54,11 +54,9 @@ class EdgeFrames:
         return out
 
     def _apply(self, x: torch.Tensor, transpose: bool) -> torch.Tensor:
-        pieces = []
-        for l, d in enumerate(self.D):
-            block = x[:, l * l:(l + 1) * (l + 1), :]
-            pieces.append(torch.bmm(d.transpose(1, 2) if transpose else d, block))
-        return torch.cat(pieces, dim=1)
+        blocks = torch.split(x, [2 * l + 1 for l in range(self.lmax + 1)], dim=1)
+        rotated = [torch.bmm(d.transpose(1, 2) if transpose else d, b) for d, b in zip(self.D[1:], blocks[1:])]
+        return torch.cat([blocks[0], *rotated], dim=1)  # D^0 = 1
 
     def to_local(self, x: torch.Tensor) -> torch.Tensor:
         """Global -> bond frame: (E, (lmax+1)^2, C) -> same shape."""

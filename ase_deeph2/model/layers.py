@@ -59,35 +59,40 @@ class SO2Linear(nn.Module):
     m = 0 rows of all l are mixed by one matrix (with bias: they are invariant in the bond frame);
     for 0 < m <= mmax the (+m, -m) rows share weights as a complex multiply [[A, -B], [B, A]];
     channels of different l mix freely. Rows with |m| > mmax are dropped (set to zero).
+    Internally the rows are gathered once into m-major order and scattered back once.
     """
 
     def __init__(self, lmax: int, mmax: int, c_in: int, c_out: int):
         super().__init__()
         self.lmax, self.mmax, self.c_out = lmax, mmax, c_out
         zero, plus, minus = m_layout(lmax, mmax)
-        self.register_buffer("rows_zero", zero, persistent=False)
-        for m, (p, q) in enumerate(zip(plus, minus), start=1):
-            self.register_buffer(f"rows_plus{m}", p, persistent=False)
-            self.register_buffer(f"rows_minus{m}", q, persistent=False)
+        order = torch.cat([zero, *[torch.cat([p, q]) for p, q in zip(plus, minus)]])
+        kept = len(order)
+        dropped = torch.tensor(sorted(set(range((lmax + 1) ** 2)) - set(order.tolist())), dtype=torch.long)
+        self.register_buffer("to_m_major", order, persistent=False)
+        self.register_buffer("from_m_major", torch.argsort(torch.cat([order, dropped])), persistent=False)
+        self.sizes = [lmax + 1] + [lmax - m + 1 for m in range(1, mmax + 1) for _ in (0, 1)]
+        self.n_dropped = len(dropped)
         self.linear_zero = nn.Linear((lmax + 1) * c_in, (lmax + 1) * c_out)
         self.linear_m = nn.ModuleList(
             nn.Linear((lmax - m + 1) * c_in, 2 * (lmax - m + 1) * c_out, bias=False) for m in range(1, mmax + 1))
         for lin in self.linear_m:  # each output sums two products (A x+ - B x-): keep the variance
             lin.weight.data.mul_(1 / math.sqrt(2))
+        assert kept + self.n_dropped == (lmax + 1) ** 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(E, (lmax+1)^2, c_in) in the bond frame -> (E, (lmax+1)^2, c_out)."""
         n = x.shape[0]
-        out = x.new_zeros(n, (self.lmax + 1) ** 2, self.c_out)
-        out[:, self.rows_zero] = self.linear_zero(x[:, self.rows_zero].reshape(n, -1)).reshape(n, -1, self.c_out)
+        parts = torch.split(x.index_select(1, self.to_m_major), self.sizes, dim=1)
+        outs = [self.linear_zero(parts[0].reshape(n, -1)).reshape(n, -1, self.c_out)]
         for m, lin in enumerate(self.linear_m, start=1):
-            rp, rm = getattr(self, f"rows_plus{m}"), getattr(self, f"rows_minus{m}")
-            k = len(rp)
-            zp = lin(x[:, rp].reshape(n, -1)).reshape(n, 2, k, self.c_out)
-            zm = lin(x[:, rm].reshape(n, -1)).reshape(n, 2, k, self.c_out)
-            out[:, rp] = zp[:, 0] - zm[:, 1]
-            out[:, rm] = zm[:, 0] + zp[:, 1]
-        return out
+            k = self.lmax - m + 1
+            z = lin(torch.cat([parts[2 * m - 1].reshape(n, -1), parts[2 * m].reshape(n, -1)])).reshape(2, n, 2, k, -1)
+            zp, zm = z[0], z[1]  # W x+ and W x-, each holding (A x, B x)
+            outs += [zp[:, 0] - zm[:, 1], zm[:, 0] + zp[:, 1]]
+        if self.n_dropped:
+            outs.append(x.new_zeros(n, self.n_dropped, self.c_out))
+        return torch.cat(outs, dim=1).index_select(1, self.from_m_major)
 
 
 class FrameGate(nn.Module):
