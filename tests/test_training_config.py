@@ -1,0 +1,26 @@
+"""TOML configuration: defaults, validation messages naming the file and key."""
+
+import pytest
+
+from ase_deeph2.training.config import load_config
+
+
+def test_minimal_config_and_relative_paths(tmp_path):
+    (tmp_path / "c.toml").write_text('[data]\nsources = ["data"]\n[output]\ndir = "out"\n')
+    cfg = load_config(tmp_path / "c.toml")
+    assert cfg.source_paths == [tmp_path / "data"] and cfg.out_dir == tmp_path / "out"
+    assert cfg.cache_path == tmp_path / "out" / "dataset.h5" and cfg.training.schedule == "cosine"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[data]\nsources = ["x"]\n[training]\nlearning_rate = 1\n', r"unknown key\(s\) \['learning_rate'\] in \[training\]"),
+    ('[data]\nsources = ["x"]\n[training]\nschedule = "step"\n', "schedule must be 'cosine' or 'plateau'"),
+    ('[training]\nepochs = 3\n', r"\[data\] sources = \[...\] is required"),
+    ('[data]\nsources = ["x"]\n[trainig]\nepochs = 3\n', "unknown section"),
+    ('[data\nsources = 1', "not valid TOML"),
+])
+def test_bad_configs_are_named(tmp_path, text, message):
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        load_config(tmp_path / "bad.toml")
+    assert "bad.toml" in str(err.value)

@@ -1,0 +1,102 @@
+"""The training loop on real shared data: learning, exact resume after an interruption, outputs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from ase_deeph2.model import load_model
+from ase_deeph2.training.loop import Trainer
+from training_helpers import corpus_subset, make, tiny_config
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_training_lowers_the_error_and_writes_its_outputs(tmp_path):
+    corpus = corpus_subset(tmp_path)
+    raw = tiny_config(tmp_path, [str(corpus)], epochs=6, ema_decay=0.9, schedule="plateau", batch_size=1)
+    raw["output"]["plots"] = True
+    trainer = Trainer(make(raw, tmp_path), resume=False, progress=False)
+    metrics = trainer.train()
+    history = trainer.state["history"]
+    assert history[-1]["train_mae_meV"] < 0.7 * history[0]["train_mae_meV"]
+    out = tmp_path / "run"
+    for name in ("model.pt", "checkpoint_last.pt", "checkpoint_best.pt", "log.csv", "learning_curves.png",
+                 "orbital_mae.png", "metrics.json"):
+        assert (out / name).is_file(), name
+    assert len((out / "log.csv").read_text().splitlines()) == 7
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["test_set"]["mae_meV"] == pytest.approx(metrics["test_set"]["mae_meV"])
+    assert set(saved["shell_mae_meV"]["C-C"]) == {"00", "01", "02", "10", "11", "12", "20", "21", "22"}
+    loaded = load_model(out / "model.pt", device="cpu")
+    lo, hi = loaded.metadata["distance_range"]["C-C"]
+    assert 1.2 < lo < 1.6 and 5.5 < hi < 2 * 3.18
+    assert loaded.metadata["validation_mae_meV"] == pytest.approx(trainer.state["best_val"])
+
+
+def test_stop_mid_epoch_and_resume_reproduce_the_uninterrupted_run(tmp_path):
+    corpus = corpus_subset(tmp_path)
+    full = Trainer(make(tiny_config(tmp_path, [str(corpus)], out="full"), tmp_path), resume=False, progress=False)
+    full.train()
+    stopped = Trainer(make(tiny_config(tmp_path, [str(corpus)], out="cut", max_time_minutes=1e-9), tmp_path),
+                      resume=False, progress=False)
+    stopped.train()
+    assert stopped.state["epoch"] == 0 and stopped.state["batch_in_epoch"] == 1  # stopped after one step
+    resumed = Trainer(make(tiny_config(tmp_path, [str(corpus)], out="cut"), tmp_path), resume=True, progress=False)
+    assert resumed.state["step"] == 1
+    resumed.train()
+    a, b = _weights(full), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["val_mae_meV"] for h in full.state["history"]] == [h["val_mae_meV"] for h in resumed.state["history"]]
+
+
+def test_killed_process_resumes_exactly(tmp_path):
+    """SIGKILL a real `deeph2 train` after its first checkpoint; the resumed run equals an uninterrupted one."""
+    import tomllib  # noqa: F401  (the CLI reads TOML)
+    corpus = corpus_subset(tmp_path)
+
+    def write(name, epochs):
+        raw = tiny_config(tmp_path, [str(corpus)], out=name, epochs=epochs)
+        lines = []
+        for section, values in raw.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        path = tmp_path / f"{name}.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    cmd = [sys.executable, "-m", "ase_deeph2.cli", "train", "--no-progress"]
+    ref_cfg, cut_cfg = write("ref", 6), write("killed", 6)
+    subprocess.run(cmd + [str(ref_cfg)], check=True, capture_output=True)
+    proc = subprocess.Popen(cmd + [str(cut_cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "killed" / "checkpoint_last.pt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be killed (machine too fast for this test)")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = torch.load(checkpoint, weights_only=True)["state"]
+    assert not state["finished"]
+    subprocess.run(cmd + [str(cut_cfg)], check=True, capture_output=True)
+    a = torch.load(tmp_path / "ref" / "checkpoint_last.pt", weights_only=True)
+    b = torch.load(checkpoint, weights_only=True)
+    assert b["state"]["finished"] and b["state"]["epoch"] == 6
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_resume_refuses_another_model(tmp_path):
+    corpus = corpus_subset(tmp_path)
+    Trainer(make(tiny_config(tmp_path, [str(corpus)], epochs=1), tmp_path), resume=False, progress=False).train()
+    raw = tiny_config(tmp_path, [str(corpus)], epochs=2)
+    raw["model"]["channels"] = 16
+    with pytest.raises(ValueError, match="another model configuration"):
+        Trainer(make(raw, tmp_path), resume=True, progress=False)

@@ -1,0 +1,1 @@
+"""``deeph2 train`` and ``deeph2 evaluate`` (registered in ``ase_deeph2.cli``)."""
