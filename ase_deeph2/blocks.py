@@ -280,41 +280,77 @@ class BlockMatrix:
 
     # ------------------------------------------------------------------ Bloch sums
     def _plan(self) -> tuple:
-        """CSR layout of H(k), computed once: (indptr, indices, gather or inverse, has_duplicates)."""
+        """CSR layout of H(k), computed once: (indptr, indices, gather or inverse, has_duplicates,
+        pair of each entry)."""
         if self._bloch_plan is None:
-            shapes = self.block_shapes
-            sizes = shapes.prod(axis=1)
-            pair_of_entry = np.repeat(np.arange(self.n_pairs, dtype=np.int64), sizes)
-            local = np.arange(len(self.data), dtype=np.int64) - self.offsets[pair_of_entry]
-            a, b = np.divmod(local, shapes[pair_of_entry, 1])
-            start = self.atom_offsets
-            rows = start[self.pairs[pair_of_entry, 3]] + a
-            cols = start[self.pairs[pair_of_entry, 4]] + b
-            del local, a, b
-            n = self.n_orbitals
-            keys = rows * n + cols
-            del rows, cols
-            order = np.argsort(keys, kind="stable")
-            sorted_keys = keys[order]
-            del keys
-            dup = bool(len(sorted_keys) > 1 and np.any(sorted_keys[1:] == sorted_keys[:-1]))
-            idx_dtype = np.int32 if len(self.data) < 2**31 else np.int64
-            if dup:
-                unique, inverse_sorted = np.unique(sorted_keys, return_inverse=True)
-                inverse = np.empty(len(order), dtype=idx_dtype)
-                inverse[order] = inverse_sorted
-                mapping = inverse
-            else:
-                unique = sorted_keys
-                mapping = order.astype(idx_dtype)
-            u_rows, u_cols = np.divmod(unique, n)
-            indptr = np.searchsorted(u_rows, np.arange(n + 1)).astype(idx_dtype)
-            self._bloch_plan = (indptr, u_cols.astype(idx_dtype), mapping, dup,
-                                pair_of_entry.astype(idx_dtype))
+            order = np.lexsort((self.pairs[:, 4], self.pairs[:, 3]))  # pairs by (i, j)
+            ij = self.pairs[order, 3:]
+            repeated = len(ij) > 1 and bool(np.any(np.all(ij[1:] == ij[:-1], axis=1)))
+            self._bloch_plan = self._plan_general() if repeated else self._plan_unique(order)
         return self._bloch_plan
 
-    def bloch(self, k: Sequence[float]) -> sp.csr_matrix:
+    def _index_dtype(self):
+        return np.int32 if len(self.data) < 2**31 else np.int64
+
+    def _plan_unique(self, order: np.ndarray) -> tuple:
+        """Linear-time layout when every (i, j) has one R (supercells larger than twice the cutoff):
+        row a of atom i holds, pair by pair in order of j, row a of each block."""
+        idx = self._index_dtype()
+        shapes = self.block_shapes
+        counts = self.orbital_counts * self.n_spin
+        i_sorted, cols_sorted = self.pairs[order, 3], shapes[order, 1]
+        row_len = np.bincount(i_sorted, weights=cols_sorted, minlength=self.n_atoms).astype(np.int64)
+        before = np.cumsum(cols_sorted) - cols_sorted
+        first_of_atom = np.searchsorted(i_sorted, i_sorted)  # first pair of the same atom i
+        col_start = np.empty(self.n_pairs, dtype=np.int64)
+        col_start[order] = before - before[first_of_atom]
+        atom_base = np.concatenate([[0], np.cumsum(counts * row_len)])[:-1]
+        position = np.empty(len(self.data), dtype=np.int64)
+        columns = np.empty(len(self.data), dtype=idx)
+        pair_of_entry = np.empty(len(self.data), dtype=idx)
+        start = self.atom_offsets
+        for g in self.groups(counts):  # blocks of one shape at a time
+            r, c = g.shape
+            a, b = np.divmod(np.arange(r * c), c)
+            i, j = self.pairs[g.pair_index, 3], self.pairs[g.pair_index, 4]
+            position[g.entry_index] = (atom_base[i] + col_start[g.pair_index])[:, None] + \
+                (a[None, :] * row_len[i][:, None]) + b[None, :]
+            columns[g.entry_index] = start[j][:, None] + b[None, :]
+            pair_of_entry[g.entry_index] = g.pair_index[:, None]
+        mapping = np.empty(len(self.data), dtype=idx)
+        mapping[position] = np.arange(len(self.data), dtype=idx)
+        indices = np.empty(len(self.data), dtype=idx)
+        indices[position] = columns
+        indptr = np.concatenate([[0], np.cumsum(np.repeat(row_len, counts))]).astype(idx)
+        return indptr, indices, mapping, False, pair_of_entry
+
+    def _plan_general(self) -> tuple:
+        """Layout by sorting all entries; several R of one (i, j) are summed (small cells)."""
+        shapes = self.block_shapes
+        sizes = shapes.prod(axis=1)
+        pair_of_entry = np.repeat(np.arange(self.n_pairs, dtype=np.int64), sizes)
+        local = np.arange(len(self.data), dtype=np.int64) - self.offsets[pair_of_entry]
+        a, b = np.divmod(local, shapes[pair_of_entry, 1])
+        start = self.atom_offsets
+        n = self.n_orbitals
+        keys = (start[self.pairs[pair_of_entry, 3]] + a) * n + start[self.pairs[pair_of_entry, 4]] + b
+        del local, a, b
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        del keys
+        idx = self._index_dtype()
+        unique, inverse_sorted = np.unique(sorted_keys, return_inverse=True)
+        inverse = np.empty(len(order), dtype=idx)
+        inverse[order] = inverse_sorted
+        u_rows, u_cols = np.divmod(unique, n)
+        indptr = np.searchsorted(u_rows, np.arange(n + 1)).astype(idx)
+        return indptr, u_cols.astype(idx), inverse, True, pair_of_entry.astype(idx)
+
+    def bloch(self, k: Sequence[float], real_if_possible: bool = False) -> sp.csr_matrix:
         """H(k) = sum_R exp(i 2 pi k.R) H(R) as complex scipy CSR, shape (n_orbitals, n_orbitals).
+
+        With ``real_if_possible``, H(k) at k = -k (Gamma and the other time-reversal-invariant
+        points) of a real H(R) is returned real: half the memory, real arithmetic in the solvers.
 
         Args:
             k: (3,) fractional reciprocal coordinates (lattice gauge, no intra-cell phase).
@@ -323,14 +359,23 @@ class BlockMatrix:
         if k.shape != (3,):
             raise ValueError(f"k must have shape (3,), got {k.shape}; use bloch_many for several k")
         indptr, indices, mapping, dup, pair_of_entry = self._plan()
-        phase = np.exp(2j * np.pi * (self.translations @ k))
+        twice = 2 * k
+        if real_if_possible and np.all(np.abs(twice - np.round(twice)) < 1e-10) and not np.iscomplexobj(self.data):
+            # k = -k (Gamma, zone-boundary TRIM points): the phases are +-1 and H(k) is real
+            phase = 1.0 - 2.0 * (np.round(self.translations @ twice).astype(np.int64) % 2)
+        else:
+            phase = np.exp(2j * np.pi * (self.translations @ k))
         n = self.n_orbitals
         if dup:
             vals = self.data * phase[pair_of_entry]
-            out = np.bincount(mapping, weights=vals.real, minlength=len(indices)).astype(np.complex128)
-            out.imag = np.bincount(mapping, weights=vals.imag, minlength=len(indices))
+            out = np.bincount(mapping, weights=vals.real, minlength=len(indices))
+            if np.iscomplexobj(vals):
+                out = out.astype(np.complex128)
+                out.imag = np.bincount(mapping, weights=vals.imag, minlength=len(indices))
         else:
             out = self.data[mapping] * phase[pair_of_entry[mapping]]
+        if not real_if_possible:
+            out = out.astype(np.result_type(out.dtype, np.complex64), copy=False)
         return sp.csr_matrix((out, indices, indptr), shape=(n, n))
 
     def bloch_many(self, kpts: np.ndarray) -> list[sp.csr_matrix]:

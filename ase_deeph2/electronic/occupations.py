@@ -1,0 +1,174 @@
+"""Fermi level from the electron count with smearing, occupations, band energy, band gap, DOS.
+
+Eigenvalues are given per spin channel and k point as arrays (n_spin, n_k, n_bands) in eV, with
+the k weights summing to 1 and, for windows of states (sparse solver), the global index of each
+window's first band: every state below a window counts as filled, every state above as empty.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from ase.units import kB
+from scipy.optimize import brentq
+from scipy.special import erfc, expit, log_ndtr, logsumexp
+
+__all__ = ["Smearing", "occupation_numbers", "find_fermi_level", "band_energy", "band_gap", "BandGap",
+           "gaussian_dos"]
+
+
+@dataclass(frozen=True)
+class Smearing:
+    """Occupation function: ``kind`` "fermi-dirac" or "gaussian", ``width`` in eV (kT for Fermi-Dirac).
+
+    The default is Fermi-Dirac at 300 K, as in the shared OpenMX runs.
+    """
+
+    kind: str = "fermi-dirac"
+    width: float = float(kB * 300.0)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("fermi-dirac", "gaussian"):
+            raise ValueError(f"smearing must be 'fermi-dirac' or 'gaussian', got {self.kind!r}")
+        if not self.width > 0:
+            raise ValueError(f"smearing width must be > 0 eV, got {self.width}")
+
+    def occupation(self, energies: np.ndarray, mu: float) -> np.ndarray:
+        """Fraction of each state occupied (0..1)."""
+        x = (np.asarray(energies) - mu) / self.width
+        return expit(-x) if self.kind == "fermi-dirac" else 0.5 * erfc(x)
+
+
+def _filled_below(first_band: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    return np.zeros(shape) if first_band is None else np.asarray(first_band, dtype=np.float64).reshape(shape)
+
+
+def occupation_numbers(eigenvalues: np.ndarray, mu: float, smearing: Smearing) -> np.ndarray:
+    """Occupation fraction of each listed state (n_spin, n_k, n_bands)."""
+    return smearing.occupation(eigenvalues, mu)
+
+
+def electron_count(eigenvalues: np.ndarray, weights: np.ndarray, mu: float, smearing: Smearing,
+                   spin_degeneracy: float, first_band: np.ndarray | None = None) -> float:
+    """Electrons per cell at chemical potential ``mu`` (states below each window count as filled)."""
+    eig = np.asarray(eigenvalues)
+    below = _filled_below(first_band, eig.shape[:2])
+    per_k = below + np.nansum(smearing.occupation(eig, mu), axis=2)
+    return float(spin_degeneracy * np.sum(per_k * np.asarray(weights)[None, :]))
+
+
+def _log_occupation(smearing: Smearing, x: np.ndarray) -> np.ndarray:
+    """log f(x) for x = e - mu (accurate far in the tail)."""
+    t = np.asarray(x) / smearing.width
+    return -np.logaddexp(0.0, t) if smearing.kind == "fermi-dirac" else log_ndtr(-np.sqrt(2.0) * t)
+
+
+def find_fermi_level(eigenvalues: np.ndarray, weights: np.ndarray, n_electrons: float, smearing: Smearing = Smearing(),
+                     spin_degeneracy: float = 2.0, first_band: np.ndarray | None = None) -> float:
+    """Chemical potential (eV) at which the states hold ``n_electrons`` per cell.
+
+    When the electron count fills the states exactly up to a gap (an insulator at T = 0), the
+    chemical potential is where the thermal electrons above it balance the holes below it; that
+    balance is solved in log space, so it is well defined even when both are 1e-30.
+
+    Args:
+        eigenvalues: (n_spin, n_k, n_bands) eV; NaN for missing states.
+        weights: (n_k,) k weights summing to 1.
+        spin_degeneracy: 2 for spinless H, 1 for collinear channels or spinor (non-collinear) H.
+        first_band: (n_spin, n_k) global index of each window's first state (sparse solver), or None.
+    """
+    eig = np.asarray(eigenvalues, dtype=np.float64)
+    if eig.ndim != 3:
+        raise ValueError(f"eigenvalues must be (n_spin, n_k, n_bands), got shape {eig.shape}")
+    w = np.broadcast_to(spin_degeneracy * np.asarray(weights, dtype=np.float64)[None, :, None], eig.shape)
+    base = float(spin_degeneracy * np.sum(_filled_below(first_band, eig.shape[:2]) * np.asarray(weights)[None, :]))
+    ok = np.isfinite(eig)
+    e, we = eig[ok], w[ok]
+    order = np.argsort(e, kind="stable")
+    e, we = e[order], we[order]
+    filled = base + np.cumsum(we)  # electrons at T = 0 with the chemical potential just above e[i]
+    if base > n_electrons + 1e-9 or filled[-1] < n_electrons - 1e-9:
+        raise ValueError(f"{n_electrons:g} electrons cannot be placed: the listed states hold {base:g} to "
+                         f"{filled[-1]:g}; with a window of states (sparse solver) ask for more bands near E_F")
+    i = int(np.searchsorted(filled, n_electrons - 1e-9))
+    gap_top = e[i + 1] if i + 1 < len(e) else np.inf
+    if abs(filled[i] - n_electrons) < 1e-9 and gap_top > e[i] + 1e-9 and np.isfinite(gap_top):
+        lw = np.log(we)
+
+        def balance(mu: float) -> float:  # log(electrons above) - log(holes below)
+            return float(logsumexp(lw[i + 1:] + _log_occupation(smearing, e[i + 1:] - mu))
+                         - logsumexp(lw[:i + 1] + _log_occupation(smearing, mu - e[:i + 1])))
+
+        mu = brentq(balance, e[i], gap_top, xtol=1e-13, rtol=1e-15, maxiter=500)
+    else:
+        lo, hi = e[0] - 40 * smearing.width, e[-1] + 40 * smearing.width
+        count = lambda m: electron_count(eig, weights, m, smearing, spin_degeneracy, first_band) - n_electrons
+        mu = brentq(count, lo, hi, xtol=1e-13, rtol=1e-15, maxiter=500)
+    if first_band is not None:
+        window_lo, window_hi = np.nanmin(eig[..., 0]), np.nanmax(eig[..., -1])
+        if not (window_lo + 5 * smearing.width < mu < window_hi - 5 * smearing.width):
+            warnings.warn(f"Fermi level {mu:.4f} eV lies within 5 smearing widths of the edge of the computed window "
+                          f"[{window_lo:.4f}, {window_hi:.4f}] eV; ask for more bands", RuntimeWarning, stacklevel=2)
+    return float(mu)
+
+
+def band_energy(eigenvalues: np.ndarray, weights: np.ndarray, mu: float, smearing: Smearing,
+                spin_degeneracy: float) -> float:
+    """sum over states of f_n e_n per cell (eV): the energy this package reports as ``energy``."""
+    eig = np.asarray(eigenvalues)
+    occ = smearing.occupation(eig, mu)
+    return float(spin_degeneracy * np.nansum(occ * eig * np.asarray(weights)[None, :, None]))
+
+
+@dataclass
+class BandGap:
+    """Band gap (eV) with the k points (fractional) of the valence maximum and conduction minimum."""
+
+    gap: float
+    direct: bool
+    vbm: float
+    cbm: float
+    k_vbm: np.ndarray
+    k_cbm: np.ndarray
+
+    def __str__(self) -> str:
+        kind = "direct" if self.direct else "indirect"
+        return (f"{kind} gap {self.gap:.4f} eV: VBM {self.vbm:.4f} eV at k = {np.round(self.k_vbm, 4).tolist()}, "
+                f"CBM {self.cbm:.4f} eV at k = {np.round(self.k_cbm, 4).tolist()}")
+
+
+def band_gap(eigenvalues: np.ndarray, kpts: np.ndarray, fermi_level: float) -> BandGap:
+    """Gap between the highest state below and the lowest state above the Fermi level (any spin).
+
+    A metal (bands crossing E_F) gives gap 0 with VBM = CBM = E_F at the crossing k.
+    """
+    eig = np.asarray(eigenvalues, dtype=np.float64)
+    below = np.where(eig <= fermi_level, eig, -np.inf)
+    above = np.where(eig > fermi_level, eig, np.inf)
+    vb = below.max(axis=(0, 2))  # per k
+    cb = above.min(axis=(0, 2))
+    kv, kc = int(np.argmax(vb)), int(np.argmin(cb))
+    vbm, cbm = float(vb[kv]), float(cb[kc])
+    if not (np.isfinite(vbm) and np.isfinite(cbm)):
+        raise ValueError("no states on one side of the Fermi level: cannot define a gap from these bands")
+    gap = max(0.0, cbm - vbm)
+    direct = bool(np.isclose(vb[kc], vbm, atol=1e-9) or kv == kc)
+    return BandGap(gap, direct, vbm, cbm, np.asarray(kpts)[kv], np.asarray(kpts)[kc])
+
+
+def gaussian_dos(eigenvalues: np.ndarray, weights: np.ndarray, energies: np.ndarray, width: float,
+                 spin_degeneracy: float = 2.0, projections: np.ndarray | None = None) -> np.ndarray:
+    """DOS (states / eV / cell, spins summed) on ``energies`` with Gaussian broadening ``width`` (eV).
+
+    ``projections`` (n_spin, n_k, n_bands) weights each state (PDOS); NaN states are ignored.
+    """
+    eig = np.asarray(eigenvalues, dtype=np.float64)
+    w = np.broadcast_to(np.asarray(weights)[None, :, None], eig.shape)
+    if projections is not None:
+        w = w * projections
+    ok = np.isfinite(eig)
+    e, wt = eig[ok], w[ok]
+    x = (np.asarray(energies)[:, None] - e[None, :]) / width
+    return spin_degeneracy * (np.exp(-0.5 * x * x) @ wt) / (width * np.sqrt(2 * np.pi))
