@@ -19,6 +19,7 @@ Subclasses provide the matrices for any structure by overriding :meth:`_matrices
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,14 @@ from .basis import BasisSet
 from .blocks import BlockMatrix
 from .electronic.kmesh import irreducible_kpoints, mesh_from_density, monkhorst_pack
 from .electronic.occupations import (BandGap, Smearing, band_energy, band_gap, find_fermi_level, gaussian_dos)
-from .electronic.solvers import DENSE_LIMIT, solve_k
+from .electronic.solvers import (DENSE_LIMIT, OVERLAP_WARN, SingularOverlapWarning, smallest_overlap_eigenvalue,
+                                 solve_k)
 from .io.data import HamiltonianData
 
 __all__ = ["HamiltonianCalculator"]
+
+#: Sparse solver: times the window of states may move to find the Fermi level.
+MAX_WINDOW_MOVES = 6
 
 
 class HamiltonianCalculator(GetOutputsMixin, Calculator):
@@ -74,6 +79,8 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         self.atoms = atoms.copy() if atoms is not None else None
         self._mesh_cache: dict | None = None
         self.first_band: np.ndarray | None = None
+        self._attached: weakref.ref | None = None
+        self._overlap_checked: BlockMatrix | None = None
 
     # ------------------------------------------------------------------ construction helpers
     @classmethod
@@ -151,13 +158,18 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         return np.asarray(spec, dtype=np.float64).reshape(-1, 3)
 
     # ------------------------------------------------------------------ solving
-    def _solve(self, hamiltonians, overlap, kpts: np.ndarray, eigenvectors: bool = False):
-        """Eigenvalues (n_spin, nk, nb), first band index (n_spin, nk), optional eigenvectors."""
+    def _solve(self, hamiltonians, overlap, kpts: np.ndarray, eigenvectors: bool = False, sigma: float | None = None):
+        """Eigenvalues (n_spin, nk, nb), first band index (n_spin, nk), optional eigenvectors.
+
+        The sparse window is centred on ``sigma``, else the ``sigma`` parameter, else the Fermi
+        level found on the mesh, else the reference energy of the source."""
         p = self.parameters
         method = p.method
         if method == "auto":
             method = "dense" if hamiltonians[0].n_orbitals <= DENSE_LIMIT else "sparse"
-        sigma = p.sigma if p.sigma is not None else self.reference_energy
+        if sigma is None:
+            sigma = p.sigma if p.sigma is not None else (
+                self._mesh_cache["fermi_level"] if self._mesh_cache is not None else self.reference_energy)
         if method == "sparse" and sigma is None:
             raise ValueError("the sparse solver needs a reference energy: set sigma= (eV), e.g. a Fermi level")
         energies, first, vectors = [], [], []
@@ -168,7 +180,7 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     sol = solve_k(h, overlap, k, nbands=p.nbands if p.nbands is not None else 40, sigma=sigma,
-                                  method=method, eigenvectors=eigenvectors,
+                                  method=method, eigenvectors=eigenvectors, check_overlap=False,
                                   project_overlap_below=p.project_overlap_below)
                 for w in caught:  # one warning of each kind, not one per k point
                     if w.category not in warned:
@@ -190,16 +202,55 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
             return self._mesh_cache
         atoms = self._effective_atoms(hamiltonians)
         k, w = self._mesh(spec, atoms)
-        eig, first, _, method = self._solve(hamiltonians, overlap, k)
-        smearing = Smearing(*self.parameters.smearing)
+        self._check_overlap(overlap)
         if self.n_electrons is None:
             raise ValueError("the number of electrons is unknown: pass n_electrons to the calculator")
+        smearing = Smearing(*self.parameters.smearing)
+        sigma = self.parameters.sigma if self.parameters.sigma is not None else self.reference_energy
+        for _ in range(MAX_WINDOW_MOVES):
+            eig, first, _, method = self._solve(hamiltonians, overlap, k, sigma=sigma)
+            if method == "dense":
+                break
+            sigma, moved = self._recentre_window(eig, first, w, sigma)
+            if not moved:
+                break
         fb = first if method == "sparse" else None
         mu = find_fermi_level(eig, w, self.n_electrons, smearing, self.spin_degeneracy, fb)
         energy = band_energy(eig, w, mu, smearing, self.spin_degeneracy) if method == "dense" else None
         self._mesh_cache = {"spec": spec, "kpts": k, "weights": w, "eigenvalues": eig, "first_band": first,
                             "fermi_level": mu, "energy": energy, "method": method}
         return self._mesh_cache
+
+    def _check_overlap(self, overlap: BlockMatrix) -> None:
+        """Warn once per structure when S(Γ) is nearly singular (spurious bands are then likely);
+        checked at Γ only, in real arithmetic, as a full check at every k would double the cost."""
+        if self._overlap_checked is overlap:
+            return
+        self._overlap_checked = overlap
+        smin = smallest_overlap_eigenvalue(overlap.bloch((0.0, 0.0, 0.0), real_if_possible=True))
+        if smin < OVERLAP_WARN:
+            warnings.warn(f"S(Γ) is nearly singular (smallest eigenvalue {smin:.2e}): some bands may be spurious; "
+                          "consider project_overlap_below", SingularOverlapWarning, stacklevel=4)
+
+    def _recentre_window(self, eig: np.ndarray, first: np.ndarray, weights: np.ndarray,
+                         sigma: float) -> tuple[float, bool]:
+        """Sparse solver: move the window of states towards the Fermi level when it misses it
+        (e.g. a structure whose Fermi level differs from the reference energy) or nearly does.
+
+        Returns (new sigma in eV, whether it moved)."""
+        deg, n_e = self.spin_degeneracy, self.n_electrons
+        below = deg * float(np.sum(first * weights[None, :]))  # electrons in states under the window
+        inside = deg * float(np.sum(np.isfinite(eig) * weights[None, :, None]))
+        lo, hi = np.nanmin(eig), np.nanmax(eig)
+        width = max(hi - lo, 0.1)
+        if below > n_e:  # window above E_F
+            return lo - width * (below - n_e) / max(inside, 1e-12) - 0.25 * width, True
+        if below + inside < n_e:  # window below E_F
+            return hi + width * (n_e - below - inside) / max(inside, 1e-12) + 0.25 * width, True
+        filled = (n_e - below) / max(inside, 1e-12)  # where E_F sits in the window, 0..1
+        if 0.2 <= filled <= 0.8:
+            return sigma, False
+        return lo + filled * width, True
 
     def calculate(self, atoms: Atoms | None = None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
@@ -232,7 +283,20 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         self.atoms = atoms
         self._mesh_cache = None
 
+    def set_atoms(self, atoms: Atoms) -> None:
+        """Called by ASE on ``atoms.calc = calc``: the calculator follows that structure, so that
+        ``atoms.calc.band_structure()`` works without a prior ``atoms.get_potential_energy()``."""
+        self._attached = weakref.ref(atoms)
+
+    def _follow_attached(self) -> None:
+        """Take the attached atoms' current state (dropping results if they moved)."""
+        attached = self._attached() if self._attached is not None else None
+        if attached is not None and (self.atoms is None or self.check_state(attached)):
+            self.reset()
+            self.atoms = attached.copy()
+
     def _outputmixin_get_results(self):
+        self._follow_attached()
         if "eigenvalues" not in self.results:
             self.calculate(self.atoms, properties=[])
         return self.results
@@ -245,6 +309,7 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         """Band gap (eV; direct or indirect, with the k points of VBM and CBM) relative to the mesh's
         Fermi level, searched on the k mesh plus the special points of the lattice (where band
         extrema usually are), or on the given ``kpts`` (fractional, (nk, 3))."""
+        self._follow_attached()
         hamiltonians, overlap = self._matrices(self.atoms)
         spec = self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
         mesh = self._mesh_results(hamiltonians, overlap, spec)
@@ -265,6 +330,7 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         if path is None and self._is_path(self.parameters.kpts):
             return super().band_structure()
         from ase.spectrum.band_structure import BandStructure
+        self._follow_attached()
         hamiltonians, overlap = self._matrices(self.atoms)
         atoms = self._effective_atoms(hamiltonians)
         if not isinstance(path, BandPath):
@@ -284,11 +350,15 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         Returns:
             (energies, {"total": dos} or {label: pdos, ..., "total": dos}).
         """
+        self._follow_attached()
         hamiltonians, overlap = self._matrices(self.atoms)
         spec = self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
-        atoms = self._effective_atoms(hamiltonians)
-        k, w = self._mesh(spec, atoms)
-        eig, _, vectors, _ = self._solve(hamiltonians, overlap, k, eigenvectors=projection is not None)
+        if projection is None:  # the eigenvalues of the Fermi-level mesh serve
+            mesh = self._mesh_results(hamiltonians, overlap, spec)
+            k, w, eig, vectors = mesh["kpts"], mesh["weights"], mesh["eigenvalues"], None
+        else:
+            k, w = self._mesh(spec, self._effective_atoms(hamiltonians))
+            eig, _, vectors, _ = self._solve(hamiltonians, overlap, k, eigenvectors=True)
         if energies is None:
             energies = np.linspace(np.nanmin(eig) - 5 * width, np.nanmax(eig) + 5 * width, npts)
         out = {"total": gaussian_dos(eig, w, energies, width, self.spin_degeneracy)}

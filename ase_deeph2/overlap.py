@@ -30,7 +30,7 @@ from scipy.special import roots_legendre, spherical_jn
 from . import so3
 from .basis import BasisSet
 from .blocks import BlockMatrix
-from .graph import overlap_pairs
+from .graph import Pairs, overlap_pairs
 from .pao import OPENMX_FFT, RadialBasis, find_pao, read_pao
 
 __all__ = ["OverlapTables", "overlap_matrix", "real_gaunt"]
@@ -182,11 +182,14 @@ class OverlapTables:
         db = da if a == b else self.wigner_blocks(b, *angles)
         return da @ local @ db.transpose(0, 2, 1)
 
-    def overlap_matrix(self, atoms: Atoms, chunk: int = 50_000) -> BlockMatrix:
-        """S(R) of ``atoms`` as a BlockMatrix (float64, Wikipedia order, pairs as OpenMX stores them)."""
+    def overlap_matrix(self, atoms: Atoms, chunk: int = 50_000, pairs: Pairs | None = None) -> BlockMatrix:
+        """S(R) of ``atoms`` as a BlockMatrix (float64, Wikipedia order, pairs as OpenMX stores them).
+
+        ``pairs``: the neighbour list of ``atoms`` for this basis, if already computed.
+        """
         symbols = atoms.get_chemical_symbols()
         self.basis.check_symbols(symbols, where="overlap_matrix")
-        found = overlap_pairs(atoms, self.basis.cutoffs(symbols))
+        found = overlap_pairs(atoms, self.basis.cutoffs(symbols)) if pairs is None else pairs
         counts = self.basis.orbital_counts(symbols)
         matrix = BlockMatrix(found.pairs, np.zeros(int((counts[found.pairs[:, 3]] * counts[found.pairs[:, 4]]).sum())),
                              counts)

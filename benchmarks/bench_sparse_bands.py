@@ -46,13 +46,14 @@ def one(n_atoms: int, dense: bool) -> dict:
     t_sparse = time.perf_counter() - t0
     t0 = time.perf_counter()
     from ase_deeph2.electronic.solvers import count_states_below
-    below = count_states_below(h.bloch(k).real.tocsc(), s.bloch(k).real.tocsc(), data.fermi_level)
+    below = count_states_below(h.bloch(k, real_if_possible=True).tocsc(), s.bloch(k, real_if_possible=True).tocsc(),
+                               data.fermi_level)
     t_count = time.perf_counter() - t0
     out = {"atoms": 2 * n * n, "orbitals": h.n_orbitals, "nnz": int(h.bloch(k).nnz), "tile_s": t_tile,
            "bloch_s": t_bloch, "sparse_s": t_sparse, "inertia_s": t_count, "found": sol.found,
            "states_below_EF": below}
     if dense:
-        hd, sd = h.to_dense(k).real, s.to_dense(k).real
+        hd, sd = h.bloch(k, real_if_possible=True).toarray(), s.bloch(k, real_if_possible=True).toarray()
         t0 = time.perf_counter()
         e = sl.eigh(hd, sd, eigvals_only=True)
         out["dense_s"] = time.perf_counter() - t0
@@ -65,7 +66,7 @@ def one(n_atoms: int, dense: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1058, 2048, 5000, 10082, 20000, 50000, 100000])
-    parser.add_argument("--dense", type=int, nargs="*", default=[512, 1058, 2048])
+    parser.add_argument("--dense", type=int, nargs="*", default=[512, 1058])
     parser.add_argument("--mem-gb", type=float, default=20.0, help="address-space cap per size (protects the machine)")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--with-dense", action="store_true", help=argparse.SUPPRESS)

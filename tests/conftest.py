@@ -37,3 +37,23 @@ def snap_kpts(kpts: np.ndarray, mesh) -> np.ndarray:
 
 ALL_RUNS = ["graphene_1x1", "mos2_1x1", "graphene_3x3_perturbed", "mos2_3x3_perturbed"]
 SMALL_RUNS = ["graphene_1x1", "mos2_1x1"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory):
+    """A small random model of graphene's basis (C6.0-s2p2d1) with exact overlap tables and
+    training-like metadata: for calculator mechanics, not accuracy."""
+    import torch
+
+    from ase_deeph2.io import read_scfout
+    from ase_deeph2.model import ELCT, ELCTConfig, save_model
+    from ase_deeph2.overlap import OverlapTables
+
+    basis = read_scfout(run_dir("graphene_1x1") / "openmx.scfout").basis
+    torch.manual_seed(0)
+    config = ELCTConfig(basis=basis.to_strings(), lmax=4, channels=4, hidden=4, n_blocks=1, n_heads=1)
+    tables = OverlapTables.from_pao(basis, [shared_path("openmx", "PAO")])
+    meta = {"distance_range": {"C-C": [1.30, 6.35]}, "valence_electrons": {"C": 4.0},
+            "fermi_level_eV": [-3.9, -3.7, -3.6]}
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    return save_model(path, ELCT(config), metadata=meta, extras={"overlap": tables.to_state()})

@@ -1,6 +1,5 @@
 """Electronic structure on the real OpenMX runs: solvers, Fermi level, gaps, DOS, k meshes."""
 
-import warnings
 
 import numpy as np
 import pytest

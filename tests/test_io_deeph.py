@@ -1,7 +1,6 @@
 """DeepH new and legacy formats: exact round trips, the shared corpus, and bad folders."""
 
 import json
-import shutil
 
 import h5py
 import numpy as np

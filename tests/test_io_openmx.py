@@ -1,6 +1,5 @@
 """The OpenMX 3.9 .scfout reader against OpenMX's own numbers."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest

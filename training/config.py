@@ -7,6 +7,7 @@ Example (every key optional except ``data.sources``)::
     cache = "dataset.h5"                       # relative to the output folder
     split = [0.8, 0.1, 0.1]                    # train / validation / test, by structure
     seed = 0
+    pao_dirs = ["../shared/data/openmx/PAO"]   # optional: exact overlap tables stored in model.pt
 
     [model]                                    # ase_deeph2.model.ELCTConfig fields
     lmax = 4
@@ -43,6 +44,7 @@ class DataConfig:
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
     basis: dict[str, str] | None = None  # default: the first structure's basis
+    pao_dirs: list[str] = field(default_factory=list)  # PAO files: exact S(R) tables go into model.pt
 
 
 @dataclass
@@ -109,6 +111,10 @@ class RunConfig:
         return self.out_dir / self.data.cache
 
     @property
+    def pao_paths(self) -> list[Path]:
+        return [(self.base_dir / s).resolve() for s in self.data.pao_dirs]
+
+    @property
     def source_paths(self) -> list[Path]:
         return [(self.base_dir / s).resolve() for s in self.data.sources]
 
@@ -148,6 +154,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), where: str
         (t.dtype in ("float32", "float64"), f"training.dtype must be 'float32' or 'float64', got {t.dtype!r}"),
         (t.batch_size >= 1 and t.epochs >= 1, "training.batch_size and training.epochs must be >= 1"),
         (t.lr > 0 and 0 <= t.ema_decay < 1, "training.lr must be > 0 and ema_decay in [0, 1)"),
+        (isinstance(cfg.data.pao_dirs, list) and all(isinstance(d, str) for d in cfg.data.pao_dirs),
+         "data.pao_dirs must be a list of folder names"),
         (len(cfg.data.split) == 3, "data.split must have three fractions (train, validation, test)"),
     ]
     for ok, message in checks:

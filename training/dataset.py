@@ -230,6 +230,35 @@ class CachedStructures:
         """(S,) atoms per structure."""
         return np.diff(self._index["atom_offsets"])
 
+    def electron_statistics(self, indices: Sequence[int]) -> dict:
+        """What a calculator needs to fill bands for new structures, from the given structures.
+
+        Returns ``{"fermi_level_eV": [min, mean, max]}`` and, when the element counts determine it,
+        ``"valence_electrons": {element: electrons per atom}`` (least squares of the electron counts;
+        omitted when the structures cannot tell the elements apart, e.g. always MoS2 stoichiometry).
+        """
+        f, ix = self._h5(), self._index
+        elements = self.basis.elements
+        counts, electrons, fermi = [], [], []
+        for s in indices:
+            a0, a1 = ix["atom_offsets"][s:s + 2]
+            numbers = f["numbers"][a0:a1]
+            symbols = Atoms(numbers=numbers).get_chemical_symbols()
+            counts.append([symbols.count(el) for el in elements])
+            electrons.append(ix["n_electrons"][s])
+            fermi.append(ix["fermi_level"][s])
+        out: dict = {}
+        fermi_known = np.array(fermi)[np.isfinite(fermi)]
+        if len(fermi_known):
+            out["fermi_level_eV"] = [float(fermi_known.min()), float(fermi_known.mean()), float(fermi_known.max())]
+        a, y = np.array(counts, dtype=np.float64), np.array(electrons)
+        known = np.isfinite(y)
+        if known.any() and np.linalg.matrix_rank(a[known]) == len(elements):
+            valence, *_ = np.linalg.lstsq(a[known], y[known], rcond=None)
+            if np.abs(a[known] @ valence - y[known]).max() < 1e-6:
+                out["valence_electrons"] = {el: round(float(v), 6) for el, v in zip(elements, valence)}
+        return out
+
 
 @dataclass
 class Split:

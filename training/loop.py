@@ -7,8 +7,6 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -20,7 +18,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ase_deeph2.basis import BasisSet
+from ase_deeph2.files import atomic_path, atomic_write_text
 from ase_deeph2.model import ELCT, ELCTConfig, load_model, save_model
+from ase_deeph2.overlap import OverlapTables
 
 from .config import RunConfig
 from .dataset import CachedStructures, build_cache, load_or_make_split
@@ -35,14 +35,8 @@ CHECKPOINT_FORMAT = "ase_deeph2-checkpoint"
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Trainer:
@@ -77,6 +71,7 @@ class Trainer:
         self.model_config = ELCTConfig(basis=self.structures.basis.to_strings(), **asdict(cfg.model))
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.samples = Samples(self.structures, self.model_config, self.dtype)
+        self.extras = self._overlap_extras()
         self.model = ELCT(self.model_config).to(self.dist.device, self.dtype)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.steps_per_epoch = math.ceil(len(self.split.train) / t.batch_size)
@@ -240,9 +235,7 @@ class Trainer:
         writer = csv.DictWriter(buf, fieldnames=list(self.state["history"][0]))
         writer.writeheader()
         writer.writerows(self.state["history"])
-        tmp = self.out / ".log.csv.tmp"
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, self.out / "log.csv")
+        atomic_write_text(self.out / "log.csv", buf.getvalue())
         if self.cfg.output.plots:
             plot_learning_curves(self.state["history"], self.out / "learning_curves.png")
 
@@ -250,10 +243,22 @@ class Trainer:
         return {"trained_on": [self.split.names[i] for i in self.split.train],
                 "distance_range": self.samples.distance_ranges(self.split.train),
                 "best_epoch": self.state["best_epoch"], "validation_mae_meV": self.state["best_val"],
-                "training": asdict(self.cfg.training), "elapsed_s": self.state["elapsed_s"]}
+                "training": asdict(self.cfg.training), "elapsed_s": self.state["elapsed_s"],
+                **self.structures.electron_statistics(self.split.train)}
+
+    def _overlap_extras(self) -> dict:
+        """Exact overlap tables from the PAO files of ``data.pao_dirs``, stored in ``model.pt`` so that
+        the calculator builds S(R) without OpenMX's data; empty when no PAO folder is given."""
+        if not self.cfg.data.pao_dirs:
+            return {}
+        try:
+            tables = OverlapTables.from_pao(self.structures.basis, self.cfg.pao_paths)
+        except (FileNotFoundError, ValueError) as err:
+            raise ValueError(f"data.pao_dirs: cannot build the overlap tables: {err}") from err
+        return {"overlap": tables.to_state()}
 
     def _save_model(self, path: Path) -> None:
-        save_model(path, self.eval_model, metadata=self.model_metadata())
+        save_model(path, self.eval_model, metadata=self.model_metadata(), extras=self.extras)
 
     def finish(self, stop_reason: str | None) -> dict:
         """Test-set errors of the best model, metrics.json and the orbital-wise plot."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -28,6 +27,7 @@ from ase.io import read as ase_read
 from tqdm.auto import tqdm
 
 from ase_deeph2.basis import ElementBasis
+from ase_deeph2.files import atomic_write_text
 from ase_deeph2.io.openmx import parse_openmx_input
 
 __all__ = [
@@ -195,15 +195,8 @@ def write_openmx_input(atoms: Atoms, folder: str | os.PathLike, settings: OpenMX
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{system_name}.dat"
-    _atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def perturbed_supercells(atoms: Atoms, reps: Sequence[int], n: int, sigma: float = 0.05,

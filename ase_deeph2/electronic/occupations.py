@@ -94,7 +94,8 @@ def find_fermi_level(eigenvalues: np.ndarray, weights: np.ndarray, n_electrons: 
                          f"{filled[-1]:g}; with a window of states (sparse solver) ask for more bands near E_F")
     i = int(np.searchsorted(filled, n_electrons - 1e-9))
     gap_top = e[i + 1] if i + 1 < len(e) else np.inf
-    if abs(filled[i] - n_electrons) < 1e-9 and gap_top > e[i] + 1e-9 and np.isfinite(gap_top):
+    if abs(filled[i] - n_electrons) < 1e-9 and gap_top > e[i] + 10 * smearing.width and np.isfinite(gap_top):
+        # a real gap: the electron count is flat to 1e-30 inside it, so balance in log space
         lw = np.log(we)
 
         def balance(mu: float) -> float:  # log(electrons above) - log(holes below)

@@ -19,10 +19,7 @@ Legacy format (import/export only: dict-of-keys is slow):
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from os import PathLike
 from pathlib import Path
 
@@ -34,6 +31,7 @@ from ase.io import write as ase_write
 
 from ..basis import BasisSet
 from ..blocks import BlockMatrix
+from ..files import atomic_folder
 from .data import HamiltonianData
 from .openmx import parse_openmx_input
 from .orbital_order import repair_orbital_order
@@ -209,9 +207,7 @@ def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = Fa
     folder = Path(folder)
     if data.spin == "collinear":
         raise ValueError(f"{data.source}: DeepH formats hold one Hamiltonian; write each spin channel separately")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    with atomic_folder(folder) as tmp:
         h, s = data.hamiltonian, data.overlap
         spinful = h.spinful
         basis_names = {el: data.basis[el].name for el in data.basis.elements}
@@ -238,14 +234,4 @@ def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = Fa
             if s is not None:
                 _write_blocks_new(tmp / "overlap.h5", s)
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder

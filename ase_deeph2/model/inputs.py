@@ -14,7 +14,6 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from ..basis import BasisSet
 from ..blocks import BlockMatrix, partner_index
 from ..graph import overlap_pairs
 from .config import ELCTConfig

@@ -20,8 +20,6 @@ key                    content
 
 from __future__ import annotations
 
-import os
-import tempfile
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from typing import Any
 import torch
 
 from .. import CONVENTION_VERSION, __version__
+from ..files import atomic_path
 from .config import ELCTConfig
 from .elct import ELCT
 
@@ -71,15 +70,8 @@ def save_model(path: str | PathLike, model: ELCT, metadata: dict[str, Any] | Non
         "metadata": dict(metadata or {}),
         "extras": dict(extras or {}),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -1,0 +1,60 @@
+"""``deeph2 predict structure.xyz --model graphene-openmx -o out/``: predicted H(R) and exact S(R) in DeepH format.
+
+Every frame of the structure file (``--index``, ASE syntax, default all frames) becomes one DeepH
+folder: ``out/`` for a single frame, ``out/frame_0000/``, ``out/frame_0001/``, ... otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+NAME = "predict"
+HELP = "predict H(R) (and the exact S(R)) of structures with a model; write DeepH folders"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("structure", type=Path, help="any file ASE reads (xyz, extxyz, traj, cif, POSCAR, ...)")
+    parser.add_argument("--model", default="graphene-openmx", help="model file or shipped model name")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--index", default=":", help="frames to use, ASE syntax (default ':' = all)")
+    parser.add_argument("--legacy", action="store_true", help="write the legacy DeepH format (hamiltonians.h5, ...)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    parser.add_argument("--fermi", action="store_true", help="also compute and print each frame's Fermi level")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def read_frames(path: Path, index: str) -> list:
+    """The frames of a structure file, with errors that name the file."""
+    from ase.io import read
+
+    if not path.exists():
+        raise FileNotFoundError(f"structure file {path} does not exist")
+    try:
+        frames = read(path, index=index)
+    except Exception as err:  # ASE raises many kinds for unreadable files
+        raise ValueError(f"cannot read structures from {path}: {err}") from None
+    return frames if isinstance(frames, list) else [frames]
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from ..calculator import DeepH2Calculator
+
+    frames = read_frames(args.structure, args.index)
+    if not frames:
+        raise ValueError(f"{args.structure}: no frames selected by --index {args.index!r}")
+    calc = DeepH2Calculator(args.model, device=args.device)
+    single = len(frames) == 1
+    for n, atoms in enumerate(tqdm(frames, desc="predicting", unit="frame", disable=args.no_progress or single)):
+        t0 = time.perf_counter()
+        folder = args.output if single else args.output / f"frame_{n:04d}"
+        calc.write_deeph(folder, atoms, legacy=args.legacy)
+        line = f"{folder}: {len(atoms)} atoms, {calc.get_hamiltonian(atoms).n_pairs} blocks"
+        if args.fermi:
+            atoms.calc = calc
+            line += f", E_F = {calc.get_fermi_level():.4f} eV"
+        print(f"{line} ({time.perf_counter() - t0:.1f} s)")
+    return 0

@@ -1,0 +1,86 @@
+"""DeepH2Calculator mechanics with a small untrained model (exact overlap, caching, ASE protocol,
+out-of-domain handling, DeepH output). The accuracy of the shipped model: test_pretrained.py."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from ase.dft.dos import DOS
+
+from ase_deeph2 import DeepH2Calculator
+from ase_deeph2.calculator import OutOfDomainWarning
+from ase_deeph2.io import read_deeph, read_scfout
+from ase_deeph2.model import load_model, save_model
+
+from conftest import run_dir, shared_path
+
+
+@pytest.fixture(scope="module")
+def graphene():
+    return read_scfout(run_dir("graphene_1x1") / "openmx.scfout")
+
+
+def test_exact_overlap_and_openmx_pairs(graphene, tiny_model_file):
+    calc = DeepH2Calculator(tiny_model_file, device="cpu")
+    s, h = calc.get_overlap(graphene.atoms), calc.get_hamiltonian(graphene.atoms)
+    assert np.array_equal(h.pairs, s.pairs)
+    assert sorted(map(tuple, h.pairs)) == sorted(map(tuple, graphene.overlap.pairs))
+    assert np.abs(s.to_dense((0.1, 0.2, 0)) - graphene.overlap.to_dense((0.1, 0.2, 0))).max() < 1e-10
+    assert h.hermiticity_error() < 1e-10
+
+
+def test_attached_atoms_follow_ase_protocol(graphene, tiny_model_file, tmp_path):
+    atoms = graphene.atoms.copy()
+    atoms.calc = DeepH2Calculator(tiny_model_file, device="cpu", kpts=(6, 6, 1))
+    bs = atoms.calc.band_structure(npoints=20)  # no prior get_potential_energy()
+    assert bs.energies.shape == (1, 20, graphene.hamiltonian.n_orbitals)
+    assert atoms.calc.get_hamiltonian() is atoms.calc.get_hamiltonian()  # predicted once per structure
+    dos = DOS(atoms.calc, width=0.2, npts=40000)
+    n_states = np.trapezoid(dos.get_dos(), dos.get_energies())
+    assert n_states == pytest.approx(2 * graphene.hamiltonian.n_orbitals, rel=0.02)  # spin x orbitals
+    ef = atoms.calc.get_fermi_level()
+    atoms.positions[0] += (0.05, 0.0, 0.0)
+    assert atoms.calc.get_fermi_level() != ef  # moved atoms: new prediction
+
+
+def test_bad_structures_give_clear_messages(graphene, tiny_model_file):
+    calc = DeepH2Calculator(tiny_model_file, device="cpu")
+    atoms = graphene.atoms.copy()
+    atoms.symbols[1] = "N"
+    with pytest.raises(ValueError, match=r"\['N'\].*atom 1"):
+        calc.get_hamiltonian(atoms)
+    squeezed = graphene.atoms.copy()
+    squeezed.set_cell(squeezed.cell * [0.85, 0.85, 1.0], scale_atoms=True)
+    with pytest.warns(OutOfDomainWarning, match=r"C-C: .*shorter than the training minimum 1.300 Å.*between atoms"):
+        calc.get_hamiltonian(squeezed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfDomainWarning)
+        calc.get_hamiltonian(graphene.atoms)  # inside the range: silent
+
+
+def test_model_choice_errors(graphene, tiny_model_file, tmp_path):
+    with pytest.raises(ValueError, match="no shipped model named 'no-such-model'.*graphene-openmx"):
+        DeepH2Calculator("no-such-model")
+    loaded = load_model(tiny_model_file, device="cpu")
+    bare = save_model(tmp_path / "bare.pt", loaded.model, metadata=loaded.metadata)
+    with pytest.raises(ValueError, match="no overlap tables; pass pao_dirs"):
+        DeepH2Calculator(bare)
+    calc = DeepH2Calculator(bare, pao_dirs=[shared_path("openmx", "PAO")], valence_electrons={"C": 4})
+    assert calc.get_overlap(graphene.atoms).n_pairs == graphene.overlap.n_pairs
+    no_valence = save_model(tmp_path / "nov.pt", loaded.model, extras=loaded.extras)
+    atoms = graphene.atoms.copy()
+    atoms.calc = DeepH2Calculator(no_valence)
+    with pytest.raises(ValueError, match=r"valence_electrons=\{'C': ...\}"):
+        atoms.calc.get_fermi_level()
+
+
+def test_prediction_written_as_deeph_reads_back(graphene, tiny_model_file, tmp_path):
+    calc = DeepH2Calculator(tiny_model_file, device="cpu")
+    h = calc.get_hamiltonian(graphene.atoms)
+    for legacy in (False, True):
+        folder = calc.write_deeph(tmp_path / f"pred{legacy}", graphene.atoms, legacy=legacy)
+        back = read_deeph(folder)
+        assert np.abs(back.hamiltonian.to_dense((0.25, 0, 0)) - h.to_dense((0.25, 0, 0))).max() < 1e-12
+        assert back.n_electrons == 8
