@@ -88,6 +88,10 @@ def test_sparse_solver_on_a_supercell_matches_dense():
     assert np.abs(window - dense.get_eigenvalues(0)[first:first + len(window)]).max() < 1e-8
     with pytest.raises(PropertyNotImplementedError, match="needs every occupied state"):
         sparse.get_potential_energy(atoms)
+    for wrong in (-6.0, +4.0):  # a window far from E_F moves until it brackets it
+        moved = HamiltonianCalculator([h], s, method="sparse", nbands=40, sigma=None, **common)
+        moved.reference_energy = data.fermi_level + wrong
+        assert moved.get_fermi_level() == pytest.approx(dense.get_fermi_level(), abs=1e-9)
 
 
 def test_spin_polarised_and_noncollinear_data(tmp_path):

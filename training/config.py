@@ -30,9 +30,11 @@ checkpoints live in ``output.dir`` (itself relative to the TOML file).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
+
+from ase_deeph2.model.config import ELCTConfig
 
 __all__ = ["DataConfig", "ModelSection", "TrainingConfig", "OutputConfig", "RunConfig", "load_config"]
 
@@ -47,18 +49,11 @@ class DataConfig:
     pao_dirs: list[str] = field(default_factory=list)  # PAO files: exact S(R) tables go into model.pt
 
 
-@dataclass
-class ModelSection:
-    """Hyperparameters passed to ``ELCTConfig`` (the basis comes from the data)."""
-
-    lmax: int = 4
-    mmax: int | None = None
-    channels: int = 32
-    hidden: int = 32
-    n_blocks: int = 3
-    n_heads: int = 4
-    n_rbf: int = 16
-    radial_hidden: int = 64
+#: The ``[model]`` section: the hyperparameters of ``ELCTConfig`` with its defaults (the basis and
+#: the neighbour normaliser come from the data), derived from it so that the two never disagree.
+ModelSection = make_dataclass("ModelSection", [(f.name, f.type, field(default=f.default)) for f in fields(ELCTConfig)
+                                               if f.name not in ("basis", "avg_neighbors", "extra")])
+ModelSection.__doc__ = "Hyperparameters passed to ``ELCTConfig`` (the basis comes from the data)."
 
 
 @dataclass

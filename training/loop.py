@@ -241,6 +241,8 @@ class Trainer:
 
     def model_metadata(self) -> dict:
         return {"trained_on": [self.split.names[i] for i in self.split.train],
+                "validation_on": [self.split.names[i] for i in self.split.validation],
+                "test_on": [self.split.names[i] for i in self.split.test],
                 "distance_range": self.samples.distance_ranges(self.split.train),
                 "best_epoch": self.state["best_epoch"], "validation_mae_meV": self.state["best_val"],
                 "training": asdict(self.cfg.training), "elapsed_s": self.state["elapsed_s"],
