@@ -313,15 +313,20 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         hamiltonians, overlap = self._matrices(self.atoms)
         spec = self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
         mesh = self._mesh_results(hamiltonians, overlap, spec)
+        filled = self.n_electrons / self.spin_degeneracy if self.spin != "collinear" else None
+        n_filled = int(round(filled)) if filled is not None and abs(filled - round(filled)) < 1e-6 else None
         if kpts is None:
             atoms = self._effective_atoms(hamiltonians)
             special = np.array(list(atoms.cell.bandpath(npoints=0, pbc=atoms.pbc).special_points.values()))
-            extra, _, _, _ = self._solve(hamiltonians, overlap, special)
-            n = min(extra.shape[2], mesh["eigenvalues"].shape[2])
-            eig = np.concatenate([mesh["eigenvalues"][..., :n], extra[..., :n]], axis=1)
-            return band_gap(eig, np.concatenate([mesh["kpts"], special]), mesh["fermi_level"])
-        eig, _, _, _ = self._solve(hamiltonians, overlap, np.asarray(kpts, dtype=np.float64).reshape(-1, 3))
-        return band_gap(eig, kpts, mesh["fermi_level"])
+            extra, extra_first, _, _ = self._solve(hamiltonians, overlap, special)
+            n = max(extra.shape[2], mesh["eigenvalues"].shape[2])
+            pad = lambda e: np.pad(e, ((0, 0), (0, 0), (0, n - e.shape[2])), constant_values=np.nan)
+            eig = np.concatenate([pad(mesh["eigenvalues"]), pad(extra)], axis=1)
+            first = np.concatenate([mesh["first_band"], extra_first], axis=1)
+            return band_gap(eig, np.concatenate([mesh["kpts"], special]), mesh["fermi_level"], n_filled, first)
+        kpts = np.asarray(kpts, dtype=np.float64).reshape(-1, 3)
+        eig, first, _, _ = self._solve(hamiltonians, overlap, kpts)
+        return band_gap(eig, kpts, mesh["fermi_level"], n_filled, first)
 
     def band_structure(self, path: str | BandPath | None = None, npoints: int = 150):
         """ASE BandStructure along ``path`` (a string such as "GMKG", a BandPath, or the cell's default

@@ -140,16 +140,32 @@ class BandGap:
                 f"CBM {self.cbm:.4f} eV at k = {np.round(self.k_cbm, 4).tolist()}")
 
 
-def band_gap(eigenvalues: np.ndarray, kpts: np.ndarray, fermi_level: float) -> BandGap:
-    """Gap between the highest state below and the lowest state above the Fermi level (any spin).
+def band_gap(eigenvalues: np.ndarray, kpts: np.ndarray, fermi_level: float, n_filled: int | None = None,
+             first_band: np.ndarray | None = None) -> BandGap:
+    """Band gap (eV) with the k points of the valence-band maximum and conduction-band minimum.
 
-    A metal (bands crossing E_F) gives gap 0 with VBM = CBM = E_F at the crossing k.
+    With ``n_filled`` (bands filled per k and spin channel, e.g. n_electrons / 2 for spinless H) the
+    valence band is band ``n_filled - 1`` and the conduction band the next one, by index: this is
+    robust for semimetals whose touching states sit a hair above or below E_F (graphene's Dirac
+    point). Without it, states are split at ``fermi_level``. Bands crossing (metals) give gap 0.
+
+    Args:
+        eigenvalues: (n_spin, n_k, n_bands) eV, NaN for missing states.
+        kpts: (n_k, 3) fractional k.
+        first_band: (n_spin, n_k) global index of each row's first state (sparse windows).
     """
     eig = np.asarray(eigenvalues, dtype=np.float64)
-    below = np.where(eig <= fermi_level, eig, -np.inf)
-    above = np.where(eig > fermi_level, eig, np.inf)
-    vb = below.max(axis=(0, 2))  # per k
-    cb = above.min(axis=(0, 2))
+    if n_filled is not None:
+        first = np.zeros(eig.shape[:2], dtype=np.int64) if first_band is None else np.asarray(first_band, dtype=np.int64)
+        iv = n_filled - 1 - first
+        ok = (iv >= 0) & (iv + 1 < eig.shape[2])
+        safe = np.clip(iv, 0, eig.shape[2] - 2)[..., None]
+        vb_s = np.where(ok, np.take_along_axis(eig, safe, axis=2)[..., 0], np.nan)
+        cb_s = np.where(ok, np.take_along_axis(eig, safe + 1, axis=2)[..., 0], np.nan)
+        vb, cb = np.nanmax(np.where(np.isnan(vb_s), -np.inf, vb_s), axis=0), np.nanmin(np.where(np.isnan(cb_s), np.inf, cb_s), axis=0)
+    else:
+        vb = np.where(eig <= fermi_level, eig, -np.inf).max(axis=(0, 2))  # per k
+        cb = np.where(eig > fermi_level, eig, np.inf).min(axis=(0, 2))
     kv, kc = int(np.argmax(vb)), int(np.argmin(cb))
     vbm, cbm = float(vb[kv]), float(cb[kc])
     if not (np.isfinite(vbm) and np.isfinite(cbm)):
