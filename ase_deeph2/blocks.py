@@ -24,6 +24,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .bloch_layout import BlochLayout, bloch_layout
+
 __all__ = ["BlockMatrix", "KindGroup", "partner_index", "mirrored_pairs"]
 
 
@@ -279,72 +281,11 @@ class BlockMatrix:
         return gather
 
     # ------------------------------------------------------------------ Bloch sums
-    def _plan(self) -> tuple:
-        """CSR layout of H(k), computed once: (indptr, indices, gather or inverse, has_duplicates,
-        pair of each entry)."""
+    def _plan(self) -> BlochLayout:
+        """CSR layout of H(k), computed once per matrix (see :mod:`ase_deeph2.bloch_layout`)."""
         if self._bloch_plan is None:
-            order = np.lexsort((self.pairs[:, 4], self.pairs[:, 3]))  # pairs by (i, j)
-            ij = self.pairs[order, 3:]
-            repeated = len(ij) > 1 and bool(np.any(np.all(ij[1:] == ij[:-1], axis=1)))
-            self._bloch_plan = self._plan_general() if repeated else self._plan_unique(order)
+            self._bloch_plan = bloch_layout(self)
         return self._bloch_plan
-
-    def _index_dtype(self):
-        return np.int32 if len(self.data) < 2**31 else np.int64
-
-    def _plan_unique(self, order: np.ndarray) -> tuple:
-        """Linear-time layout when every (i, j) has one R (supercells larger than twice the cutoff):
-        row a of atom i holds, pair by pair in order of j, row a of each block."""
-        idx = self._index_dtype()
-        shapes = self.block_shapes
-        counts = self.orbital_counts * self.n_spin
-        i_sorted, cols_sorted = self.pairs[order, 3], shapes[order, 1]
-        row_len = np.bincount(i_sorted, weights=cols_sorted, minlength=self.n_atoms).astype(np.int64)
-        before = np.cumsum(cols_sorted) - cols_sorted
-        first_of_atom = np.searchsorted(i_sorted, i_sorted)  # first pair of the same atom i
-        col_start = np.empty(self.n_pairs, dtype=np.int64)
-        col_start[order] = before - before[first_of_atom]
-        atom_base = np.concatenate([[0], np.cumsum(counts * row_len)])[:-1]
-        position = np.empty(len(self.data), dtype=np.int64)
-        columns = np.empty(len(self.data), dtype=idx)
-        pair_of_entry = np.empty(len(self.data), dtype=idx)
-        start = self.atom_offsets
-        for g in self.groups(counts):  # blocks of one shape at a time
-            r, c = g.shape
-            a, b = np.divmod(np.arange(r * c), c)
-            i, j = self.pairs[g.pair_index, 3], self.pairs[g.pair_index, 4]
-            position[g.entry_index] = (atom_base[i] + col_start[g.pair_index])[:, None] + \
-                (a[None, :] * row_len[i][:, None]) + b[None, :]
-            columns[g.entry_index] = start[j][:, None] + b[None, :]
-            pair_of_entry[g.entry_index] = g.pair_index[:, None]
-        mapping = np.empty(len(self.data), dtype=idx)
-        mapping[position] = np.arange(len(self.data), dtype=idx)
-        indices = np.empty(len(self.data), dtype=idx)
-        indices[position] = columns
-        indptr = np.concatenate([[0], np.cumsum(np.repeat(row_len, counts))]).astype(idx)
-        return indptr, indices, mapping, False, pair_of_entry
-
-    def _plan_general(self) -> tuple:
-        """Layout by sorting all entries; several R of one (i, j) are summed (small cells)."""
-        shapes = self.block_shapes
-        sizes = shapes.prod(axis=1)
-        pair_of_entry = np.repeat(np.arange(self.n_pairs, dtype=np.int64), sizes)
-        local = np.arange(len(self.data), dtype=np.int64) - self.offsets[pair_of_entry]
-        a, b = np.divmod(local, shapes[pair_of_entry, 1])
-        start = self.atom_offsets
-        n = self.n_orbitals
-        keys = (start[self.pairs[pair_of_entry, 3]] + a) * n + start[self.pairs[pair_of_entry, 4]] + b
-        del local, a, b
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        del keys
-        idx = self._index_dtype()
-        unique, inverse_sorted = np.unique(sorted_keys, return_inverse=True)
-        inverse = np.empty(len(order), dtype=idx)
-        inverse[order] = inverse_sorted
-        u_rows, u_cols = np.divmod(unique, n)
-        indptr = np.searchsorted(u_rows, np.arange(n + 1)).astype(idx)
-        return indptr, u_cols.astype(idx), inverse, True, pair_of_entry.astype(idx)
 
     def bloch(self, k: Sequence[float], real_if_possible: bool = False) -> sp.csr_matrix:
         """H(k) = sum_R exp(i 2 pi k.R) H(R) as complex scipy CSR, shape (n_orbitals, n_orbitals).
