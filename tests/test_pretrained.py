@@ -79,3 +79,17 @@ def test_pristine_graphene_has_its_dirac_cone(calc):
     x, special_x, _ = bs.path.get_linear_kpoint_axis()
     at_k = bs.energies[0, np.argmin(np.abs(x - special_x[2]))] - bs.reference  # G M K G: K is the third
     assert np.sort(np.abs(at_k))[:2].max() < 0.05  # two bands touch at E_F
+
+
+def test_larger_supercell_than_trained_on(calc):
+    """A 6x6 (72-atom) cell: its exact DFT H is the OpenMX 3x3 H tiled (the structure is periodic
+    with the 3x3 cell), so the model is compared with DFT on a cell twice the training size."""
+    data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")
+    big = data.atoms.repeat((2, 2, 1))
+    predicted = calc.get_hamiltonian(big)
+    dft = data.hamiltonian.tile((2, 2, 1))
+    assert predicted.n_pairs == dft.n_pairs
+    assert h_mae_meV(predicted, dft) < H_MAE_MEV
+    # locality: the prediction of the supercell is the tiled prediction of the small cell
+    tiled = calc.get_hamiltonian(data.atoms).tile((2, 2, 1))
+    assert np.abs(predicted.to_dense((0.1, 0.3, 0)) - tiled.to_dense((0.1, 0.3, 0))).max() < 1e-4
