@@ -287,6 +287,8 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         """Called by ASE on ``atoms.calc = calc``: the calculator follows that structure, so that
         ``atoms.calc.band_structure()`` works without a prior ``atoms.get_potential_energy()``."""
         self._attached = weakref.ref(atoms)
+        if self.atoms is None:  # a copy, so that the structure outlives the attached object
+            self.atoms = atoms.copy()
 
     def _follow_attached(self) -> None:
         """Take the attached atoms' current state (dropping results if they moved)."""

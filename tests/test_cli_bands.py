@@ -21,3 +21,15 @@ def test_bad_source_is_one_line(tmp_path, capsys):
     assert main(["bands", str(tmp_path / "junk.scfout")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("deeph2 bands: error:") and "junk.scfout" in err and len(err.splitlines()) == 1
+
+
+def test_bands_of_a_structure_file_with_a_model(tmp_path, tiny_model_file, capsys):
+    from ase.build import graphene
+    from ase.io import write
+
+    atoms = graphene(a=2.46, vacuum=7.5)
+    atoms.pbc = True
+    write(tmp_path / "g.xyz", atoms)  # the calculator must keep the structure the CLI read
+    assert main(["bands", str(tmp_path / "g.xyz"), "--model", str(tiny_model_file), "--npoints", "20",
+                 "--kpts", "6", "6", "1", "-o", str(tmp_path / "m.png")]) == 0
+    assert "Fermi level" in capsys.readouterr().out and (tmp_path / "m.png").is_file()
