@@ -198,6 +198,7 @@ class DeepH2Calculator(HamiltonianCalculator):
     def _target(self, atoms: Atoms | None) -> Atoms:
         if atoms is not None:
             return atoms
+        self._follow_attached()
         if self.atoms is None:
             raise ValueError("no atoms: attach the calculator (atoms.calc = calc) or pass atoms")
         return self.atoms

@@ -41,8 +41,10 @@ def test_attached_atoms_follow_ase_protocol(graphene, tiny_model_file, tmp_path)
     n_states = np.trapezoid(dos.get_dos(), dos.get_energies())
     assert n_states == pytest.approx(2 * graphene.hamiltonian.n_orbitals, rel=0.02)  # spin x orbitals
     ef = atoms.calc.get_fermi_level()
+    h = atoms.calc.get_hamiltonian()
     atoms.positions[0] += (0.05, 0.0, 0.0)
-    assert atoms.calc.get_fermi_level() != ef  # moved atoms: new prediction
+    assert atoms.calc.get_hamiltonian() is not h  # moved atoms: new prediction
+    assert atoms.calc.get_fermi_level() != ef
 
 
 def test_bad_structures_give_clear_messages(graphene, tiny_model_file):
