@@ -258,7 +258,7 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
             raise ValueError("no structure: attach the calculator to atoms or give atoms=")
         hamiltonians, overlap = self._matrices(self.atoms)
         spec = self.parameters.kpts
-        mesh = self._mesh_results(hamiltonians, overlap, self.parameters.fermi_kpts if self._is_path(spec) else spec)
+        mesh = self._mesh_results(hamiltonians, overlap, self._fermi_spec())
         if self._is_path(spec):
             kpts = self._path_kpoints(spec, self._effective_atoms(hamiltonians))
             eig, first, _, _ = self._solve(hamiltonians, overlap, kpts)
@@ -297,6 +297,15 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
             self.reset()
             self.atoms = attached.copy()
 
+    def _current_matrices(self) -> tuple[list[BlockMatrix], BlockMatrix]:
+        """H and S of the structure the calculator follows, in its current state."""
+        self._follow_attached()
+        return self._matrices(self.atoms)
+
+    def _fermi_spec(self):
+        """The mesh that fixes the Fermi level: ``kpts``, or ``fermi_kpts`` when ``kpts`` is a path."""
+        return self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
+
     def _outputmixin_get_results(self):
         self._follow_attached()
         if "eigenvalues" not in self.results:
@@ -311,9 +320,8 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         """Band gap (eV; direct or indirect, with the k points of VBM and CBM) relative to the mesh's
         Fermi level, searched on the k mesh plus the special points of the lattice (where band
         extrema usually are), or on the given ``kpts`` (fractional, (nk, 3))."""
-        self._follow_attached()
-        hamiltonians, overlap = self._matrices(self.atoms)
-        spec = self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
+        hamiltonians, overlap = self._current_matrices()
+        spec = self._fermi_spec()
         mesh = self._mesh_results(hamiltonians, overlap, spec)
         filled = self.n_electrons / self.spin_degeneracy if self.spin != "collinear" else None
         n_filled = int(round(filled)) if filled is not None and abs(filled - round(filled)) < 1e-6 else None
@@ -337,8 +345,7 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         if path is None and self._is_path(self.parameters.kpts):
             return super().band_structure()
         from ase.spectrum.band_structure import BandStructure
-        self._follow_attached()
-        hamiltonians, overlap = self._matrices(self.atoms)
+        hamiltonians, overlap = self._current_matrices()
         atoms = self._effective_atoms(hamiltonians)
         if not isinstance(path, BandPath):
             path = atoms.cell.bandpath(path, npoints=npoints, pbc=atoms.pbc)
@@ -357,9 +364,8 @@ class HamiltonianCalculator(GetOutputsMixin, Calculator):
         Returns:
             (energies, {"total": dos} or {label: pdos, ..., "total": dos}).
         """
-        self._follow_attached()
-        hamiltonians, overlap = self._matrices(self.atoms)
-        spec = self.parameters.fermi_kpts if self._is_path(self.parameters.kpts) else self.parameters.kpts
+        hamiltonians, overlap = self._current_matrices()
+        spec = self._fermi_spec()
         if projection is None:  # the eigenvalues of the Fermi-level mesh serve
             mesh = self._mesh_results(hamiltonians, overlap, spec)
             k, w, eig, vectors = mesh["kpts"], mesh["weights"], mesh["eigenvalues"], None

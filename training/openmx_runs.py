@@ -23,12 +23,11 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.io import read as ase_read
 from tqdm.auto import tqdm
 
 from ase_deeph2.basis import ElementBasis
 from ase_deeph2.files import atomic_write_text
-from ase_deeph2.io.openmx import parse_openmx_input
+from ase_deeph2.io import parse_openmx_input, read_structures
 
 __all__ = [
     "OpenMXSettings",
@@ -226,8 +225,7 @@ def perturbed_supercells(atoms: Atoms, reps: Sequence[int], n: int, sigma: float
 def trajectory_frames(trajectory: str | os.PathLike, every: int = 1, start: int = 0,
                       stop: int | None = None) -> list[Atoms]:
     """Frames ``start:stop:every`` of any trajectory ASE reads (``.traj``, ``.xyz``, XDATCAR, ...)."""
-    frames = ase_read(str(trajectory), index=slice(start, stop, every))
-    return frames if isinstance(frames, list) else [frames]
+    return read_structures(trajectory, slice(start, stop, every))
 
 
 def prepare_runs(structures: Iterable[Atoms], root: str | os.PathLike, settings: OpenMXSettings,

@@ -41,14 +41,13 @@ def dft_calculator(source: Path, **kwargs):
 
 def model_calculator(source: Path, model: str, **kwargs):
     """DeepH2Calculator on the structure in ``source`` (any ASE-readable file, or a DFT file)."""
-    from ase.io import read
-
     from ..calculator import DeepH2Calculator
+    from ..io import read_structures
 
-    try:
-        atoms = dft_calculator(source).atoms if source.suffix == ".scfout" or source.is_dir() else read(source)
-    except Exception as err:  # ASE raises many kinds for unreadable files
-        raise ValueError(f"cannot read a structure from {source}: {err}") from None
+    if source.suffix == ".scfout" or source.is_dir():
+        atoms = dft_calculator(source).atoms
+    else:
+        atoms = read_structures(source, -1)[0]
     calc = DeepH2Calculator(model, **kwargs)
     atoms.calc = calc
     return calc

@@ -25,25 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true")
 
 
-def read_frames(path: Path, index: str) -> list:
-    """The frames of a structure file, with errors that name the file."""
-    from ase.io import read
-
-    if not path.exists():
-        raise FileNotFoundError(f"structure file {path} does not exist")
-    try:
-        frames = read(path, index=index)
-    except Exception as err:  # ASE raises many kinds for unreadable files
-        raise ValueError(f"cannot read structures from {path}: {err}") from None
-    return frames if isinstance(frames, list) else [frames]
-
-
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..calculator import DeepH2Calculator
+    from ..io import read_structures
 
-    frames = read_frames(args.structure, args.index)
+    frames = read_structures(args.structure, args.index)
     if not frames:
         raise ValueError(f"{args.structure}: no frames selected by --index {args.index!r}")
     calc = DeepH2Calculator(args.model, device=args.device)

@@ -3,5 +3,7 @@
 from .data import HamiltonianData
 from .deeph import DeepHFormatError, read_deeph, write_deeph
 from .openmx import ScfoutError, parse_openmx_input, read_openmx_eigenvalues, read_scfout
+from .structures import read_structures
 
-__all__ = ["HamiltonianData", "DeepHFormatError", "read_deeph", "write_deeph", "ScfoutError", "read_scfout", "read_openmx_eigenvalues", "parse_openmx_input"]
+__all__ = ["HamiltonianData", "DeepHFormatError", "read_deeph", "write_deeph", "ScfoutError", "read_scfout", "read_openmx_eigenvalues", "parse_openmx_input",
+           "read_structures"]
