@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_numbers
 from ase.units import Bohr
 
 __all__ = [
@@ -244,6 +244,13 @@ class BasisSet(Mapping[str, ElementBasis]):
                 f"this basis set covers {self.elements}"
             )
 
+    def species_index(self, symbols: Sequence[str], where: str = "structure") -> np.ndarray:
+        """(n_atoms,) int64 position of each atom's element in :attr:`elements` (the species index
+        of every array and model in the package); a ValueError names the first unknown atom."""
+        self.check_symbols(symbols, where)
+        lookup = {el: k for k, el in enumerate(self.elements)}
+        return np.fromiter((lookup[s] for s in symbols), dtype=np.int64, count=len(symbols))
+
     def orbital_counts(self, symbols: Sequence[str]) -> np.ndarray:
         """Orbitals per atom, shape (n_atoms,) int64."""
         self.check_symbols(symbols)
@@ -263,12 +270,3 @@ class BasisSet(Mapping[str, ElementBasis]):
         self.check_symbols(symbols)
         attr = "openmx_to_wiki" if to == "wiki" else "wiki_to_openmx"
         return [getattr(self[s], attr) for s in symbols]
-
-
-def symbols_to_numbers(symbols: Sequence[str]) -> np.ndarray:
-    """Atomic numbers of chemical symbols, shape (n,) int64."""
-    return np.array([atomic_numbers[s] for s in symbols], dtype=np.int64)
-
-
-def numbers_to_symbols(numbers: Sequence[int]) -> list[str]:
-    return [chemical_symbols[int(z)] for z in numbers]

@@ -21,13 +21,12 @@ from os import PathLike
 from typing import Sequence
 
 import numpy as np
-import torch
 from ase import Atoms
 from ase.units import Bohr
 from scipy.interpolate import CubicSpline
-from scipy.special import roots_legendre, spherical_jn
+from scipy.special import spherical_jn
 
-from . import so3
+from . import rotations
 from .basis import BasisSet
 from .blocks import BlockMatrix
 from .graph import Pairs, overlap_pairs
@@ -43,21 +42,12 @@ STATE_FORMAT = "ase_deeph2-overlap-tables-1"
 def real_gaunt(l1: int, l2: int, L: int) -> np.ndarray:
     """G(l1 m, l2 m, L 0) = int Y_{l1 m} Y_{l2 m} Y_{L 0} dOmega for m = 0..min(l1, l2), orthonormal real SH.
 
-    Exact quadrature (Gauss-Legendre in cos(theta) x uniform phi) with the package's real SH.
+    Exact quadrature (:func:`~ase_deeph2.rotations.sphere_quadrature`) with the package's real SH.
     """
-    n = (l1 + l2 + L) // 2 + 2
-    x, w = roots_legendre(n)
-    phi = np.arange(2 * n + 2) * (2 * np.pi / (2 * n + 2))
-    ct, ph = np.meshgrid(x, phi, indexing="ij")
-    st = np.sqrt(1 - ct * ct)
-    v = np.stack([st * np.cos(ph), st * np.sin(ph), ct], -1).reshape(-1, 3)
-    weights = (np.repeat(w, len(phi)) * (2 * np.pi / len(phi)))
-    y = {l: so3.spherical_harmonics(l, torch.from_numpy(v))[:, l * l:].numpy() / math.sqrt(4 * math.pi)
-         for l in {l1, l2, L}}
-    out = []
-    for m in range(min(l1, l2) + 1):
-        out.append(float(np.sum(weights * y[l1][:, l1 + m] * y[l2][:, l2 + m] * y[L][:, L])))
-    return np.array(out)
+    points, weights = rotations.sphere_quadrature(l1 + l2 + L)
+    y = {l: rotations.real_sph_harm(l, points) / math.sqrt(4 * math.pi) for l in {l1, l2, L}}
+    return np.array([float(np.sum(weights * y[l1][:, l1 + m] * y[l2][:, l2 + m] * y[L][:, L]))
+                     for m in range(min(l1, l2) + 1)])
 
 
 def _channels(ls_a: tuple[int, ...], ls_b: tuple[int, ...]) -> np.ndarray:
@@ -131,10 +121,9 @@ class OverlapTables:
 
     # ------------------------------------------------------------------ storage
     def to_state(self) -> dict:
-        """Plain data + tensors (``torch.load(weights_only=True)`` safe)."""
+        """Plain data and numpy arrays (model files store the arrays as tensors)."""
         return {"format": STATE_FORMAT, "basis": self.basis.to_strings(),
-                "pairs": {f"{a}|{b}": {"grid_bohr": torch.from_numpy(self.grids[(a, b)].copy()),
-                                       "values": torch.from_numpy(self.values[(a, b)].copy())}
+                "pairs": {f"{a}|{b}": {"grid_bohr": self.grids[(a, b)].copy(), "values": self.values[(a, b)].copy()}
                           for a, b in self.grids}}
 
     @classmethod
@@ -145,8 +134,8 @@ class OverlapTables:
         grids, values = {}, {}
         for key, item in state["pairs"].items():
             a, b = key.split("|")
-            grids[(a, b)] = item["grid_bohr"].numpy().astype(np.float64)
-            values[(a, b)] = item["values"].numpy().astype(np.float64)
+            grids[(a, b)] = np.asarray(item["grid_bohr"], dtype=np.float64)
+            values[(a, b)] = np.asarray(item["values"], dtype=np.float64)
         return cls(basis, grids, values)
 
     # ------------------------------------------------------------------ evaluation
@@ -167,7 +156,7 @@ class OverlapTables:
     def wigner_blocks(self, element: str, alpha, beta, gamma) -> np.ndarray:
         """(n, n_orb, n_orb) block-diagonal D over the element's shells for the given frames."""
         eb = self.basis[element]
-        d = {l: so3.wigner_D(l, alpha, beta, gamma).numpy() for l in set(eb.ls)}
+        d = {l: rotations.wigner_D(l, alpha, beta, gamma) for l in set(eb.ls)}
         out = np.zeros((len(alpha), eb.n_orbitals, eb.n_orbitals))
         for start, l in zip(eb.shell_offsets, eb.ls):
             out[:, start:start + 2 * l + 1, start:start + 2 * l + 1] = d[l]
@@ -175,8 +164,7 @@ class OverlapTables:
 
     def blocks(self, a: str, b: str, vectors_angstrom: np.ndarray) -> np.ndarray:
         """(n, n_a, n_b) overlap blocks <phi_a(0)|phi_b(v)> for bond vectors v (Å), global frame."""
-        v = torch.from_numpy(np.ascontiguousarray(vectors_angstrom, dtype=np.float64))
-        angles = so3.edge_angles(v)
+        angles = rotations.edge_angles(vectors_angstrom)
         local = self.bond_frame(a, b, np.linalg.norm(vectors_angstrom, axis=1) / Bohr)
         da = self.wigner_blocks(a, *angles)
         db = da if a == b else self.wigner_blocks(b, *angles)
@@ -194,8 +182,7 @@ class OverlapTables:
         matrix = BlockMatrix(found.pairs, np.zeros(int((counts[found.pairs[:, 3]] * counts[found.pairs[:, 4]]).sum())),
                              counts)
         elements = self.basis.elements
-        kinds = np.array([elements.index(s) for s in symbols])
-        for g in matrix.groups(kinds):
+        for g in matrix.groups(self.basis.species_index(symbols)):
             a, b = elements[g.kinds[0]], elements[g.kinds[1]]
             for start in range(0, len(g.pair_index), chunk):
                 sel = slice(start, start + chunk)

@@ -10,7 +10,7 @@ from ase.dft.kpoints import monkhorst_pack
 from ase_deeph2.basis import BasisSet
 from ase_deeph2.io import read_openmx_eigenvalues, read_scfout
 from ase_deeph2.overlap import OverlapTables, overlap_matrix, real_gaunt
-from ase_deeph2.so3 import rotation_matrix, wigner_D
+from ase_deeph2.rotations import rotation_matrix, wigner_D
 from conftest import ALL_RUNS, SHARED_PAO, run_dir, shared_path, snap_kpts
 
 MOS2 = BasisSet.from_strings({"Mo": "Mo7.0-s3p2d2", "S": "S7.0-s2p2d1", "C": "C6.0-s2p2d1"})
@@ -53,12 +53,12 @@ def test_overlap_is_positive_definite_on_a_mesh(tables):
 def test_rotating_a_molecule_rotates_the_blocks(tables):
     rng = np.random.default_rng(2)
     mol = Atoms("MoS2C", positions=rng.normal(scale=1.3, size=(4, 3)) + [[0, 0, 0], [2, 0, 0], [0, 2, 0], [0, 0, 2]])
-    angles = [torch.tensor([x], dtype=torch.float64) for x in (0.4, 2.2, -1.0)]
-    R = rotation_matrix(*angles)[0].numpy()
+    angles = [np.array([x]) for x in (0.4, 2.2, -1.0)]
+    R = rotation_matrix(*angles)[0]
     turned = mol.copy()
     turned.positions = mol.positions @ R.T
     s, s_rot = tables.overlap_matrix(mol), tables.overlap_matrix(turned)
-    D = {el: sl.block_diag(*[wigner_D(l, *angles)[0].numpy() for l in MOS2[el].ls]) for el in ("Mo", "S", "C")}
+    D = {el: sl.block_diag(*[wigner_D(l, *angles)[0] for l in MOS2[el].ls]) for el in ("Mo", "S", "C")}
     sym = mol.get_chemical_symbols()
     for p, (r1, r2, r3, i, j) in enumerate(s.pairs):
         assert np.abs(s_rot.block(i, j, (r1, r2, r3)) - D[sym[i]] @ s.block_at(p) @ D[sym[j]].T).max() < 1e-12
@@ -66,9 +66,10 @@ def test_rotating_a_molecule_rotates_the_blocks(tables):
 
 
 def test_state_round_trip_needs_no_pao_files(tables, tmp_path):
+    from ase_deeph2.model.io import _to_numpy, _to_tensors  # as a model file stores them
     path = tmp_path / "tables.pt"
-    torch.save(tables.to_state(), path)
-    again = OverlapTables.from_state(torch.load(path, weights_only=True))
+    torch.save(_to_tensors(tables.to_state()), path)
+    again = OverlapTables.from_state(_to_numpy(torch.load(path, weights_only=True)))
     data = read_scfout(run_dir("mos2_1x1") / "openmx.scfout")
     assert np.array_equal(again.overlap_matrix(data.atoms).data, tables.overlap_matrix(data.atoms).data)
     with pytest.raises(ValueError, match="not overlap tables"):

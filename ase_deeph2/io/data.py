@@ -74,8 +74,7 @@ class HamiltonianData:
     @property
     def kinds(self) -> np.ndarray:
         """Index of each atom's element in ``basis.elements`` (sorted by Z), shape (n_atoms,)."""
-        order = {el: k for k, el in enumerate(self.basis.elements)}
-        return np.array([order[s] for s in self.symbols], dtype=np.int64)
+        return self.basis.species_index(self.symbols, where=self.source or "structure")
 
     def __repr__(self) -> str:
         ef = f"{self.fermi_level:.4f} eV" if self.fermi_level is not None else "unknown"

@@ -149,7 +149,7 @@ def _read_legacy(folder: Path) -> HamiltonianData:
                                    f"another {el} has {orbital_map[el]}")
     basis, origin = _basis_for(folder, info, orbital_map)
     counts = basis.orbital_counts(symbols)
-    kinds = np.array([basis.elements.index(s) for s in symbols])
+    kinds = basis.species_index(symbols, where=str(folder))
     to_wiki = {k: basis[el].openmx_to_wiki for k, el in enumerate(basis.elements)}
     spinful = bool(info.get("isspinful", False))
     h = _read_blocks_legacy(folder / "hamiltonians.h5", counts, kinds, to_wiki, spinful)
@@ -197,14 +197,19 @@ def _write_blocks_legacy(path: Path, matrix: BlockMatrix, kinds: np.ndarray, to_
             f[f"[{r1}, {r2}, {r3}, {i + 1}, {j + 1}]"] = openmx.block_at(p)
 
 
-def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = False) -> Path:
+def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = False,
+                extra_files: dict[str, str] | None = None) -> Path:
     """Write ``data`` as a DeepH folder (new format, or ``legacy=True``); returns the folder.
 
     The folder is assembled in a temporary sibling and moved into place, so an interrupted write
     never leaves a half-written dataset. Only single-channel data (spinless or non-collinear) can be
-    written: DeepH has no collinear two-channel layout.
+    written: DeepH has no collinear two-channel layout. A structure without a full cell (a
+    molecule) gets a box in the POSCAR wide enough that no orbital reaches a periodic image.
+    ``extra_files``: name -> text of further files (e.g. the OpenMX input) written with the rest.
     """
     folder = Path(folder)
+    if data.atoms.cell.rank < 3:
+        data = _boxed(data)
     if data.spin == "collinear":
         raise ValueError(f"{data.source}: DeepH formats hold one Hamiltonian; write each spin channel separately")
     with atomic_folder(folder) as tmp:
@@ -234,4 +239,17 @@ def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = Fa
             if s is not None:
                 _write_blocks_new(tmp / "overlap.h5", s)
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
     return folder
+
+
+def _boxed(data: HamiltonianData) -> HamiltonianData:
+    """A copy of molecular data in a box: extent plus twice the largest orbital reach on each side."""
+    atoms = data.atoms.copy()
+    reach = 2 * float(data.basis.cutoffs(atoms.get_chemical_symbols()).max()) + 1.0
+    atoms.cell = np.diag(np.ptp(atoms.positions, axis=0) + 2 * reach) if len(atoms) else np.eye(3)
+    atoms.positions += reach - atoms.positions.min(axis=0)
+    atoms.pbc = False
+    return HamiltonianData(atoms, data.basis, data.hamiltonians, data.overlap, data.fermi_level, data.n_electrons,
+                           data.spin, data.source, data.info)

@@ -191,7 +191,7 @@ def _read_scfout(fh, path: Path, symmetrize: bool) -> HamiltonianData:
 
     periodic = solver not in _CLUSTER_SOLVERS
     atoms = Atoms(symbols=symbols, positions=positions, cell=tv, pbc=periodic)
-    kinds = np.array([basis.elements.index(s) for s in symbols])
+    kinds = basis.species_index(symbols, where=str(path))
     perms = {k: basis[el].openmx_to_wiki for k, el in enumerate(basis.elements)}
 
     layout = BlockMatrix(pairs, olp, norb)
@@ -252,32 +252,3 @@ def _noncollinear(pairs: np.ndarray, norb: np.ndarray, hks: np.ndarray, ihks: np
             spinor[:, a * r:(a + 1) * r, b * c:(b + 1) * c] = comp[g_sp.entry_index].reshape(-1, r, c)
         out.data[g_out.entry_index] = spinor.reshape(len(spinor), -1)
     return out
-
-
-def read_openmx_eigenvalues(path: str | PathLike) -> dict:
-    """The SCF eigenvalues printed in an OpenMX ``.out`` log.
-
-    Returns ``{"kpts": (nk, 3) fractional, "eigenvalues": (n_spin, nk, n_bands) eV,
-    "chemical_potential": eV}``. OpenMX prints k to 5 decimals; snap them to your mesh if needed.
-    """
-    path = Path(path)
-    text = path.read_text(errors="replace")
-    m = re.search(r"Chemical potential \(Hartree\)\s+(\S+)", text)
-    start = text.find("Eigenvalues (Hartree) of SCF KS-eq.")
-    if m is None or start < 0:
-        raise ValueError(f"{path}: no 'Chemical potential' or 'Eigenvalues (Hartree) of SCF KS-eq.' section; "
-                         "is this a finished OpenMX .out log?")
-    row = re.compile(r"^\s*\d+((?:\s+-?\d+\.\d+(?:[eE][-+]?\d+)?)+)\s*$", re.M)
-    section = text[start:]
-    stop = section.find("*****", section.find("kloop="))  # the section ends at the next banner
-    kpts, eigs = [], []
-    for block in re.split(r"kloop=\d+", section[:stop if stop > 0 else None])[1:]:
-        km = re.search(r"k1=\s*(\S+)\s+k2=\s*(\S+)\s+k3=\s*(\S+)", block)
-        if km is None:
-            raise ValueError(f"{path}: a kloop entry without its k1= k2= k3= line")
-        kpts.append([float(x) for x in km.groups()])
-        eigs.append([[float(v) for v in r.split()] for r in row.findall(block[km.end():])])
-    if not kpts:
-        raise ValueError(f"{path}: no k-points found in the eigenvalue section")
-    eig = np.array(eigs, dtype=np.float64).transpose(2, 0, 1) * Hartree
-    return {"kpts": np.array(kpts), "eigenvalues": eig, "chemical_potential": float(m.group(1)) * Hartree}

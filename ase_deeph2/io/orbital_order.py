@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from ..rotations import real_sph_harm
 from .data import HamiltonianData
 
 __all__ = ["detect_m_permutations", "repair_orbital_order", "OrbitalOrderError"]
@@ -33,10 +34,6 @@ class OrbitalOrderError(ValueError):
 
 def _bond_samples(data: HamiltonianData, l: int) -> tuple[np.ndarray, np.ndarray]:
     """Stored s-(l shell) overlap rows and the bond directions' Y_l, both (n_bonds, 2l+1)."""
-    import torch
-
-    from ..so3 import spherical_harmonics
-
     s, atoms, basis = data.overlap, data.atoms, data.basis
     pairs = s.pairs
     offsite = (pairs[:, 3] != pairs[:, 4]) | pairs[:, :3].any(axis=1)
@@ -56,7 +53,7 @@ def _bond_samples(data: HamiltonianData, l: int) -> tuple[np.ndarray, np.ndarray
             break
     if not rows:
         return np.zeros((0, 2 * l + 1)), np.zeros((0, 2 * l + 1))
-    y = spherical_harmonics(l, torch.tensor(np.array(vectors)))[:, l * l:].numpy()
+    y = real_sph_harm(l, np.array(vectors))
     return np.array(rows), y
 
 

@@ -15,7 +15,7 @@ from torch import nn
 
 from .config import ELCTConfig
 from .frames import EdgeFrames
-from .layers import EquivariantLayerNorm, FrameGate, GatedFFN, O3Linear, RadialMLP, SO2Linear, degree_index
+from .layers import EquivariantLayerNorm, FrameGate, GatedFFN, O3Linear, RadialMLP, SO2Linear
 
 __all__ = ["EdgeContext", "ELCTBlock", "OnlineSoftmax", "edge_chunks"]
 
@@ -70,52 +70,59 @@ class OnlineSoftmax:
 
 
 class ELCTBlock(nn.Module):
-    """One block: e_ij += EdgeUpdate(x_i, x_j, e_ij); x_i += Attention_j(x_i, x_j, e_ij); x_i += FFN(x_i)."""
+    """One block: e_ij += EdgeUpdate(x_i, x_j, e_ij); x_i += Attention_j(x_i, x_j, e_ij); x_i += FFN(x_i).
+
+    Edge features stay in their bond frame (m-major); node features are rotated into it once per
+    edge and block, for both the edge update and the attention message.
+    """
 
     def __init__(self, config: ELCTConfig, n_invariants: int):
         super().__init__()
-        L, M, C, H = config.lmax, config.m_max, config.channels, config.hidden
-        self.n_heads, self.rows = config.n_heads, (L + 1) ** 2
-        self.register_buffer("degree", degree_index(L), persistent=False)
-        self.register_buffer("rows_zero", torch.tensor([l * l + l for l in range(L + 1)]), persistent=False)
-        self.norm_node = EquivariantLayerNorm(L, C)
-        self.norm_edge = EquivariantLayerNorm(L, C)
-        self.norm_message = EquivariantLayerNorm(L, C)
-        self.edge_radial = RadialMLP(n_invariants, config.radial_hidden, (L + 1) * 3 * C)
-        self.edge_in = SO2Linear(L, M, 3 * C, H)
-        self.edge_gate = FrameGate(L, H)
-        self.edge_out = SO2Linear(L, M, H, C)
-        self.att_radial = RadialMLP(n_invariants, config.radial_hidden, (L + 1) * 3 * C)
-        self.att_in = SO2Linear(L, M, 3 * C, H)
-        self.att_gate = FrameGate(L, H)
-        self.att_logits = nn.Linear((L + 1) * H, config.n_heads)
-        self.att_value = SO2Linear(L, M, H, H)
-        self.att_out = O3Linear(L, H, C)
-        self.norm_ffn = EquivariantLayerNorm(L, C)
-        self.ffn = GatedFFN(L, C, 2 * C)
+        L, C, H = config.lmax, config.channels, config.hidden
+        layout = config.layout
+        self.n_heads, self.rows, self.lmax = config.n_heads, layout.rows, L
+        self.register_buffer("degree", layout.m_major_degree, persistent=False)
 
-    def _local_input(self, frames: EdgeFrames, parts: list[torch.Tensor], radial: nn.Module,
-                     invariants: torch.Tensor) -> torch.Tensor:
-        """Concatenate global features, rotate into the bond frame, modulate per (l, channel) by the radial MLP."""
-        local = frames.to_local(torch.cat(parts, dim=-1))
+        def norm(m_major: bool) -> EquivariantLayerNorm:
+            return EquivariantLayerNorm(layout, C, eps=config.norm_eps, mode=config.norm, m_major=m_major)
+
+        self.norm_node, self.norm_edge, self.norm_message = norm(False), norm(True), norm(True)
+        self.edge_radial = RadialMLP(n_invariants, config.radial_hidden, (L + 1) * 3 * C)
+        self.edge_in = SO2Linear(layout, 3 * C, H)
+        self.edge_gate = FrameGate(layout, H)
+        self.edge_out = SO2Linear(layout, H, C)
+        self.att_radial = RadialMLP(n_invariants, config.radial_hidden, (L + 1) * 3 * C)
+        self.att_in = SO2Linear(layout, 3 * C, H)
+        self.att_gate = FrameGate(layout, H)
+        self.att_logits = nn.Linear((L + 1) * H, config.n_heads)
+        self.att_value = SO2Linear(layout, H, H)
+        self.att_out = O3Linear(layout, H, C)
+        self.norm_ffn = norm(False)
+        self.ffn = GatedFFN(layout, C, 2 * C)
+
+    def _modulated(self, nodes: torch.Tensor, edges: torch.Tensor, radial: nn.Module,
+                   invariants: torch.Tensor) -> torch.Tensor:
+        """[rotated node features, edge features] (bond frame, m-major), scaled per (l, channel) by the radial MLP."""
+        local = torch.cat([nodes, edges], dim=-1)
         weights = radial(invariants).reshape(len(local), -1, local.shape[-1])
-        return local * weights[:, self.degree]
+        return local * weights.index_select(1, self.degree)
 
     def forward(self, x: torch.Tensor, e: torch.Tensor, ctx: EdgeContext, chunk: int | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (N, rows, C) node features, e (E, rows, C) edge features (global frame) -> updated (x, e)."""
+        """x (N, rows, C) node features (global frame, standard layout), e (E, rows, C) edge features
+        (bond frame, m-major) -> updated (x, e)."""
         xn = self.norm_node(x)
         head_dim = self.att_value.c_out // self.n_heads
         softmax = OnlineSoftmax(ctx.n_atoms, self.n_heads, (self.rows, head_dim), x)
         new_edges = []
         for s in edge_chunks(len(e), chunk):
             frames, recv, send, inv = ctx.frames.select(s), ctx.receiver[s], ctx.sender[s], ctx.invariants[s]
-            h = self._local_input(frames, [xn[recv], xn[send], self.norm_edge(e[s])], self.edge_radial, inv)
-            e_s = e[s] + frames.to_global(self.edge_out(self.edge_gate(self.edge_in(h))))
+            nodes = frames.to_local(torch.cat([xn[recv], xn[send]], dim=-1))
+            h = self._modulated(nodes, self.norm_edge(e[s]), self.edge_radial, inv)
+            e_s = e[s] + self.edge_out(self.edge_gate(self.edge_in(h)))
             new_edges.append(e_s)
-            a = self._local_input(frames, [xn[recv], xn[send], self.norm_message(e_s)], self.att_radial, inv)
-            a = self.att_gate(self.att_in(a))
-            logits = self.att_logits(a[:, self.rows_zero].reshape(len(a), -1))
+            a = self.att_gate(self.att_in(self._modulated(nodes, self.norm_message(e_s), self.att_radial, inv)))
+            logits = self.att_logits(a[:, :self.lmax + 1].reshape(len(a), -1))
             values = frames.to_global(self.att_value(a)).reshape(len(a), self.rows, self.n_heads, head_dim)
             softmax.add(recv, logits, values)
         e = new_edges[0] if len(new_edges) == 1 else torch.cat(new_edges)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..basis import BasisSet
+from .layout import FeatureLayout
 
 
 @dataclass
@@ -23,6 +24,11 @@ class ELCTConfig:
         n_heads: attention heads.
         n_rbf: radial basis functions of the scaled distance |r_ij| / (rc_i + rc_j).
         radial_hidden: width of the radial MLPs.
+        species_dim: width of the species embedding entering every radial MLP.
+        norm: ``"degree"`` (one RMS per l) or ``"joint"`` (one RMS over all l > 0); see
+            :class:`~.layers.EquivariantLayerNorm`. Default chosen by ``benchmarks/tune_graphene.py``.
+        norm_eps: epsilon inside the norms' square roots: bounds their gain by 1/sqrt(eps), which
+            keeps the network smooth where whole degrees vanish by symmetry (flat sheets).
         avg_neighbors: normaliser of neighbour sums (set from data; 30 is typical for NAO cutoffs).
     """
 
@@ -35,8 +41,10 @@ class ELCTConfig:
     n_heads: int = 4
     n_rbf: int = 16
     radial_hidden: int = 64
+    species_dim: int = 16
+    norm: str = "degree"
+    norm_eps: float = 1e-2
     avg_neighbors: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         basis = self.basis_set
@@ -45,6 +53,8 @@ class ELCTConfig:
             raise ValueError(f"lmax = {self.lmax} is too small: orbitals up to l = {need // 2} need irreps up to {need}")
         if self.mmax is not None and not 0 <= self.mmax <= self.lmax:
             raise ValueError(f"mmax must be in 0..lmax, got {self.mmax}")
+        if self.norm not in ("joint", "degree"):
+            raise ValueError(f"norm must be 'joint' or 'degree', got {self.norm!r}")
         if self.hidden % self.n_heads:
             raise ValueError(f"hidden ({self.hidden}) must be divisible by n_heads ({self.n_heads})")
 
@@ -60,6 +70,11 @@ class ELCTConfig:
     @property
     def m_max(self) -> int:
         return self.lmax if self.mmax is None else self.mmax
+
+    @property
+    def layout(self) -> FeatureLayout:
+        """The (l, m) row layout of the features."""
+        return FeatureLayout(self.lmax, self.m_max)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

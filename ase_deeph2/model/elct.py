@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
-from ase import Atoms
 from torch import nn
 
-from ..blocks import BlockMatrix
 from .block import EdgeContext, ELCTBlock
 from .config import ELCTConfig
 from .frames import EdgeFrames
 from .heads import WignerEckartHead
-from .inputs import GraphBatch, build_graph, matrix_from_blocks
-from .layers import RadialBasis, RadialMLP, degree_index
+from .inputs import GraphBatch
+from .layers import RadialBasis, RadialMLP
 
 __all__ = ["ELCT"]
 
@@ -34,11 +32,9 @@ class ELCT(nn.Module):
         L, C = config.lmax, config.channels
         n_species = len(elements)
         self.register_buffer("cutoffs", torch.tensor([basis[el].cutoff for el in elements]))
-        self.register_buffer("degree", degree_index(L), persistent=False)
-        species_dim = 16
-        self.n_invariants = config.n_rbf + 2 * species_dim
+        self.n_invariants = config.n_rbf + 2 * config.species_dim
         self.node_embedding = nn.Embedding(n_species, C)
-        self.edge_species = nn.Embedding(n_species, species_dim)
+        self.edge_species = nn.Embedding(n_species, config.species_dim)
         self.rbf = RadialBasis(config.n_rbf)
         self.edge_embedding = RadialMLP(self.n_invariants, config.radial_hidden, (L + 1) * C)
         self.blocks = nn.ModuleList(ELCTBlock(config, self.n_invariants) for _ in range(config.n_blocks))
@@ -57,22 +53,24 @@ class ELCT(nn.Module):
         si, sj = graph.species[recv], graph.species[send]
         scaled = (vectors.norm(dim=1).to(dtype) / (self.cutoffs[si] + self.cutoffs[sj]))
         invariants = torch.cat([self.rbf(scaled), self.edge_species(si), self.edge_species(sj)], dim=1)
-        frames = EdgeFrames(vectors, self.config.lmax, dtype, gamma)
+        frames = EdgeFrames(vectors, self.config.layout, dtype, gamma)
         ctx = EdgeContext(recv, send, frames, invariants, graph.n_atoms)
         return ctx, RadialBasis.envelope(scaled)
 
     def _embed(self, graph: GraphBatch, ctx: EdgeContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """Edge features: invariants put on the m = 0 rows of every l in the bond frame, rotated back.
-        Node features: species embedding (l = 0) plus the normalised sum of incoming edge features."""
+        """Edge features (bond frame, m-major): invariants on the m = 0 rows of every l. Node features:
+        species embedding (l = 0) plus the normalised sum of the incoming edge features (global frame)."""
         L, C = self.config.lmax, self.config.channels
         m0 = self.edge_embedding(ctx.invariants).reshape(-1, L + 1, C)
-        e = ctx.frames.polar_column()[:, :, None] * m0[:, self.degree]
+        e = m0.new_zeros(len(m0), (L + 1) ** 2, C)
+        e[:, :L + 1] = m0
         x = torch.zeros(graph.n_atoms, (L + 1) ** 2, C, dtype=e.dtype, device=e.device)
         x[:, 0] = self.node_embedding(graph.species)
-        x = x.index_add(0, ctx.receiver, e / self.config.avg_neighbors ** 0.5)
+        x = x.index_add(0, ctx.receiver, ctx.frames.polar_to_global(m0) / self.config.avg_neighbors ** 0.5)
         return x, e
 
-    def forward(self, graph: GraphBatch, edge_chunk: int | None = None, gamma=None) -> torch.Tensor:
+    def forward(self, graph: GraphBatch, edge_chunk: int | None = None, gamma=None,
+                node_invariants: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Blocks (P, n_max, n_max) in eV for every pair of ``graph``.
 
         Args:
@@ -80,12 +78,15 @@ class ELCT(nn.Module):
                 large structures; the result is the same).
             gamma: roll of the edge frames about the bonds (None, "random" or a tensor); the output
                 does not depend on it (random in training is a cheap consistency check).
+            node_invariants: also return the final l = 0 node features (N, channels), the
+                network's own rotation-invariant description of each atom's environment.
         """
         ctx, envelope = self._edges(graph, gamma)
         x, e = self._embed(graph, ctx)
         for block in self.blocks:
             x, e = block(x, e, ctx, edge_chunk)
-        return self._assemble(graph, x, e, envelope, ctx)
+        blocks = self._assemble(graph, x, ctx.frames.to_global(e), envelope, ctx)
+        return (blocks, x[:, 0]) if node_invariants else blocks
 
     def _assemble(self, graph: GraphBatch, x: torch.Tensor, e: torch.Tensor, envelope: torch.Tensor,
                   ctx: EdgeContext) -> torch.Tensor:
@@ -112,20 +113,7 @@ class ELCT(nn.Module):
         out[graph.edges[reverse]] = sym.transpose(1, 2)  # H_ji(-R) = H_ij(R)^T, exactly
         return out
 
-    # ------------------------------------------------------------------ conveniences
-    @torch.no_grad()
-    def predict(self, atoms: Atoms, edge_chunk: int | None = None, pairs=None) -> BlockMatrix:
-        """Predicted H(R) (eV, float64 BlockMatrix, Wikipedia orbital order) of ``atoms``."""
-        device = self.cutoffs.device
-        graph = build_graph(atoms, self.config, pairs=pairs)
-        was_training = self.training
-        self.eval()
-        try:
-            blocks = self(graph.to(device), edge_chunk=edge_chunk)
-        finally:
-            self.train(was_training)
-        return matrix_from_blocks(blocks, graph)
-
+    # ------------------------------------------------------------------ statistics
     @torch.no_grad()
     def fit_output_statistics(self, samples: Iterable[tuple[GraphBatch, torch.Tensor]]) -> None:
         """Fit the heads' per-path scales and on-site offsets from (graph, target blocks) samples.

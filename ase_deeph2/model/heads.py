@@ -15,9 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import so3
+from e3nn import o3
 
-__all__ = ["coupling_paths", "wigner_eckart_matrix", "WignerEckartHead"]
+__all__ = ["coupling_paths", "wigner_eckart_matrix", "WignerEckartHead", "wigner_3j"]
+
+
+def wigner_3j(l1: int, l2: int, l3: int) -> torch.Tensor:
+    """Real Wigner 3j tensor (2l1+1, 2l2+1, 2l3+1) float64 in the Wikipedia real-SH basis (e3nn's).
+
+    Wigner-Eckart: a block ``B_ab = sum_c W_abc x_c`` built from an irrep-l3 feature x transforms
+    as ``D^l1 B D^l2^T`` when x transforms as ``D^l3 x``.
+    """
+    return o3.wigner_3j(l1, l2, l3, dtype=torch.float64)
 
 
 def coupling_paths(ls_a: tuple[int, ...], ls_b: tuple[int, ...]) -> list[tuple[int, int, int]]:
@@ -45,7 +54,7 @@ def wigner_eckart_matrix(ls_a: tuple[int, ...], ls_b: tuple[int, ...]) -> torch.
     row = 0
     for s1, s2, l in paths:
         l1, l2 = ls_a[s1], ls_b[s2]
-        w = so3.wigner_3j(l1, l2, l) * math.sqrt(2 * l + 1)  # (2l1+1, 2l2+1, 2l+1)
+        w = wigner_3j(l1, l2, l) * math.sqrt(2 * l + 1)  # (2l1+1, 2l2+1, 2l+1)
         out[row:row + 2 * l + 1, start_a[s1]:start_a[s1] + 2 * l1 + 1, start_b[s2]:start_b[s2] + 2 * l2 + 1] = \
             w.permute(2, 0, 1)
         row += 2 * l + 1

@@ -27,11 +27,9 @@ class GraphBatch:
 
     Attributes:
         species: (N,) species index of each atom (position in ``ELCTConfig.elements``).
-        atom_batch: (N,) structure of each atom.
         pairs: (P, 5) (R1, R2, R3, i, j) with i, j LOCAL to their structure (BlockMatrix layout).
         pair_i, pair_j: (P,) global atom indices of each pair.
         pair_vectors: (P, 3) float64 bond vectors r_j + R.cell - r_i in Å (zero on-site).
-        pair_batch: (P,) structure of each pair.
         onsite: (P,) True for (i, i, 0).
         edges: (E,) indices (into the pair list) of the off-site pairs.
         edge_reverse: (E,) for each edge, the position (in ``edges``) of its reverse edge.
@@ -40,12 +38,10 @@ class GraphBatch:
     """
 
     species: torch.Tensor
-    atom_batch: torch.Tensor
     pairs: torch.Tensor
     pair_i: torch.Tensor
     pair_j: torch.Tensor
     pair_vectors: torch.Tensor
-    pair_batch: torch.Tensor
     onsite: torch.Tensor
     edges: torch.Tensor
     edge_reverse: torch.Tensor
@@ -82,15 +78,6 @@ class GraphBatch:
         return replace(self, **{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
-def _species_index(symbols: Sequence[str], elements: Sequence[str]) -> np.ndarray:
-    lookup = {el: k for k, el in enumerate(elements)}
-    missing = sorted(set(symbols) - set(lookup))
-    if missing:
-        first = next(i for i, s in enumerate(symbols) if s in missing)
-        raise ValueError(f"element(s) {missing} (first at atom {first}) unknown to this model, which knows {list(elements)}")
-    return np.array([lookup[s] for s in symbols], dtype=np.int64)
-
-
 def build_graph(atoms: Atoms, config: ELCTConfig, pairs: np.ndarray | None = None) -> GraphBatch:
     """The graph of one structure.
 
@@ -101,8 +88,8 @@ def build_graph(atoms: Atoms, config: ELCTConfig, pairs: np.ndarray | None = Non
             basis functions overlap (``graph.overlap_pairs``), as OpenMX stores them.
     """
     symbols = atoms.get_chemical_symbols()
-    species = _species_index(symbols, config.elements)
     basis = config.basis_set
+    species = basis.species_index(symbols, where="this model")
     if pairs is None:
         found = overlap_pairs(atoms, basis.cutoffs(symbols))
         pairs, vectors = found.pairs, found.vectors
@@ -126,9 +113,9 @@ def build_graph(atoms: Atoms, config: ELCTConfig, pairs: np.ndarray | None = Non
     counts = np.array([basis[el].n_orbitals for el in config.elements], dtype=np.int64)
     t = torch.from_numpy
     return GraphBatch(
-        species=t(species), atom_batch=torch.zeros(len(atoms), dtype=torch.long), pairs=t(pairs),
+        species=t(species), pairs=t(pairs),
         pair_i=t(pairs[:, 3].copy()), pair_j=t(pairs[:, 4].copy()), pair_vectors=t(vectors),
-        pair_batch=torch.zeros(len(pairs), dtype=torch.long), onsite=t(onsite), edges=t(edges),
+        onsite=t(onsite), edges=t(edges),
         edge_reverse=t(position_in_edges[partner[edges]]),
         atom_offsets=torch.tensor([0, len(atoms)]), pair_offsets=torch.tensor([0, len(pairs)]),
         orbital_counts=t(counts))
@@ -141,16 +128,13 @@ def collate(graphs: Sequence[GraphBatch]) -> GraphBatch:
     atom_shift = np.cumsum([0] + [g.n_atoms for g in graphs])
     pair_shift = np.cumsum([0] + [g.n_pairs for g in graphs])
     edge_shift = np.cumsum([0] + [len(g.edges) for g in graphs])
-    struct_shift = np.cumsum([0] + [g.n_structures for g in graphs])
     cat = torch.cat
     return GraphBatch(
         species=cat([g.species for g in graphs]),
-        atom_batch=cat([g.atom_batch + int(s) for g, s in zip(graphs, struct_shift)]),
         pairs=cat([g.pairs for g in graphs]),
         pair_i=cat([g.pair_i + int(a) for g, a in zip(graphs, atom_shift)]),
         pair_j=cat([g.pair_j + int(a) for g, a in zip(graphs, atom_shift)]),
         pair_vectors=cat([g.pair_vectors for g in graphs]),
-        pair_batch=cat([g.pair_batch + int(s) for g, s in zip(graphs, struct_shift)]),
         onsite=cat([g.onsite for g in graphs]),
         edges=cat([g.edges + int(p) for g, p in zip(graphs, pair_shift)]),
         edge_reverse=cat([g.edge_reverse + int(e) for g, e in zip(graphs, edge_shift)]),
@@ -164,21 +148,22 @@ def collate(graphs: Sequence[GraphBatch]) -> GraphBatch:
 def blocks_from_matrix(matrix: BlockMatrix, graph: GraphBatch, structure: int = 0) -> torch.Tensor:
     """Target blocks of one structure in the model's padded layout: (P_s, n_max, n_max), zero padded.
 
-    The matrix must hold exactly the structure's pairs (any order).
+    The matrix must hold every pair of the structure's graph (in any order).
     """
     p0, p1 = (int(x) for x in graph.pair_offsets[structure:structure + 2])
+    a0, a1 = (int(x) for x in graph.atom_offsets[structure:structure + 2])
     pairs = graph.pairs[p0:p1].numpy()
     idx = matrix.find(pairs)
     if np.any(idx < 0):
         p = pairs[int(np.argmin(idx))]
         raise KeyError(f"the matrix has no block for pair (i={p[3]}, j={p[4]}, R={tuple(p[:3])})")
-    n = graph.n_max
-    out = np.zeros((p1 - p0, n, n), dtype=matrix.data.dtype)
-    shapes = matrix.block_shapes[idx]
-    for (r, c) in {tuple(s) for s in shapes.tolist()}:
-        sel = np.flatnonzero((shapes[:, 0] == r) & (shapes[:, 1] == c))
-        entries = matrix.offsets[idx[sel]][:, None] + np.arange(r * c)[None, :]
-        out[sel, :r, :c] = matrix.data[entries].reshape(-1, r, c)
+    position = np.full(matrix.n_pairs, -1, dtype=np.int64)  # matrix pair -> row of the graph
+    position[idx] = np.arange(len(idx))
+    out = np.zeros((p1 - p0, graph.n_max, graph.n_max), dtype=matrix.data.dtype)
+    for g in matrix.groups(graph.species[a0:a1].numpy()):
+        rows, cols = g.shape
+        used = position[g.pair_index] >= 0
+        out[position[g.pair_index[used]], :rows, :cols] = matrix.data[g.entry_index[used]].reshape(-1, rows, cols)
     return torch.from_numpy(out)
 
 
@@ -189,13 +174,11 @@ def matrix_from_blocks(blocks: torch.Tensor, graph: GraphBatch, structure: int =
     if len(blocks) == graph.n_pairs:
         blocks = blocks[p0:p1]
     blocks = blocks.detach().to("cpu", torch.float64).numpy()
-    counts = graph.orbital_counts.numpy()[graph.species[a0:a1].numpy()]
+    species = graph.species[a0:a1].numpy()
+    counts = graph.orbital_counts.numpy()[species]
     pairs = graph.pairs[p0:p1].numpy()
-    rows, cols = counts[pairs[:, 3]], counts[pairs[:, 4]]
-    data = np.empty(int((rows * cols).sum()))
-    offsets = np.concatenate([[0], np.cumsum(rows * cols)])
-    for (r, c) in {(int(a), int(b)) for a, b in zip(rows, cols)}:
-        sel = np.flatnonzero((rows == r) & (cols == c))
-        entries = offsets[sel][:, None] + np.arange(r * c)[None, :]
-        data[entries] = blocks[sel, :r, :c].reshape(len(sel), -1)
-    return BlockMatrix(pairs, data, counts)
+    matrix = BlockMatrix(pairs, np.zeros(int((counts[pairs[:, 3]] * counts[pairs[:, 4]]).sum())), counts)
+    for g in matrix.groups(species):
+        rows, cols = g.shape
+        matrix.data[g.entry_index] = blocks[g.pair_index, :rows, :cols].reshape(len(g.pair_index), -1)
+    return matrix
