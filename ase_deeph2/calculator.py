@@ -12,41 +12,40 @@
 
 For each structure: neighbour list (vesin) -> model -> H(R) (eV, BlockMatrix), and the exact overlap
 S(R) from the two-centre tables stored in the model file -> everything
-:class:`~ase_deeph2.hamiltonian_calculator.HamiltonianCalculator` offers (eigenvalues, Fermi level,
-band structure, DOS, gap; sparse shift-invert for large cells). The matrices are predicted once per
-structure and reused by every property until the atoms change.
+:class:`~ase_deeph2.hamiltonian_calculator.HamiltonianCalculator` offers. The matrices are
+predicted once per structure and reused by every property until the atoms change.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from os import PathLike
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from ase import Atoms
+from ase.calculators.calculator import compare_atoms
 
 from .blocks import BlockMatrix
-from .graph import Pairs, overlap_pairs
-from .hamiltonian_calculator import HamiltonianCalculator
+from .graph import overlap_pairs
+from .hamiltonian_calculator import _NOT_STRUCTURE, HamiltonianCalculator
 from .io.data import HamiltonianData
-from .model import LoadedModel, load_model
+from .model import DomainReport, LoadedModel, load_model, predict
+from .model.inference import DEFAULT_ATOM_CHUNK, predict_distributed
 from .overlap import OverlapTables
 from .pretrained import pretrained_path
 
-__all__ = ["DeepH2Calculator", "OutOfDomainWarning", "resolve_model", "out_of_domain_pairs"]
-
-#: Bond lengths further than this (Å) outside the training range trigger an OutOfDomainWarning.
-DOMAIN_TOLERANCE = 0.05
+__all__ = ["DeepH2Calculator", "OutOfDomainWarning", "resolve_model"]
 
 #: Edges per model evaluation chunk: bounds the memory of inference on large structures.
 DEFAULT_EDGE_CHUNK = 100_000
 
 
 class OutOfDomainWarning(UserWarning):
-    """The structure has bonds the model never saw in training: predictions there are extrapolations."""
+    """The structure has pairs or atomic environments the model never saw in training: predictions
+    there are extrapolations."""
 
 
 def resolve_model(model: str | PathLike | LoadedModel, device: str | torch.device | None = None,
@@ -66,65 +65,33 @@ def resolve_model(model: str | PathLike | LoadedModel, device: str | torch.devic
     return load_model(path, device=device, dtype=dtype or torch.float32)
 
 
-def out_of_domain_pairs(atoms: Atoms, found: Pairs, distance_range: dict[str, Sequence[float]],
-                        tolerance: float = DOMAIN_TOLERANCE) -> list[str]:
-    """Messages for the element pairs whose bond lengths leave the training range.
-
-    Args:
-        found: the off-site and on-site pairs of ``atoms`` (on-site pairs are ignored).
-        distance_range: ``{"C-C": [min, max]}`` in Å, as stored in the model metadata.
-        tolerance: Å beyond the range before a pair counts as outside.
-    Returns: one message per element pair, naming the shortest (or longest) offending bond's atoms.
-    """
-    symbols = np.array(atoms.get_chemical_symbols())
-    d = found.distances
-    offsite = d > 1e-8
-    i, j, d = found.pairs[offsite, 3], found.pairs[offsite, 4], d[offsite]
-    messages = []
-    for key in sorted(set(np.char.add(np.char.add(symbols[i], "-"), symbols[j]).tolist())):
-        a, b = key.split("-")
-        sel = np.flatnonzero((symbols[i] == a) & (symbols[j] == b))
-        if key not in distance_range:
-            messages.append(f"{key}: no {key} pairs in the training set (e.g. atoms {i[sel[0]]} and {j[sel[0]]}, "
-                            f"{d[sel[0]]:.3f} Å)")
-            continue
-        lo, hi = distance_range[key]
-        short = sel[d[sel] < lo - tolerance]
-        long = sel[d[sel] > hi + tolerance]
-        if len(short):
-            k = short[np.argmin(d[short])]
-            messages.append(f"{key}: {len(short) // 2 or 1} bond(s) shorter than the training minimum {lo:.3f} Å, "
-                            f"shortest {d[k]:.3f} Å between atoms {i[k]} and {j[k]}")
-        if len(long):
-            k = long[np.argmax(d[long])]
-            messages.append(f"{key}: {len(long) // 2 or 1} pair(s) farther than the training maximum {hi:.3f} Å, "
-                            f"longest {d[k]:.3f} Å between atoms {i[k]} and {j[k]}")
-    return messages
-
-
 class DeepH2Calculator(HamiltonianCalculator):
     """ASE calculator with a DeepH-2 predicted H(R) and the exact S(R), for any structure.
 
     Args:
-        model: the name of a shipped model (``ase_deeph2.pretrained.available_models()``), a model
-            file, or a :class:`~ase_deeph2.model.LoadedModel`.
+        model: the name of a shipped model (``ase_deeph2.pretrained.available()``), a model file,
+            or a :class:`~ase_deeph2.model.LoadedModel`.
         device: "cpu", "cuda", ... (default: CUDA when present).
         dtype: network precision, ``torch.float32`` (default) or ``torch.float64``; H(R) is float64.
         edge_chunk: edges per network evaluation (memory bound for large structures).
+        atom_chunk: core atoms per group of the network evaluation (memory bound for very large
+            structures; see :mod:`ase_deeph2.model.inference`); None = one pass.
         valence_electrons: ``{"C": 4.0}`` electrons per atom; default from the model's training data.
         pao_dirs: folders with the PAO files, only for model files without stored overlap tables.
-        check_domain: warn (:class:`OutOfDomainWarning`) about bonds outside the training range.
+        check_domain: warn (:class:`OutOfDomainWarning`) about pairs and atoms unlike any in training.
+        distributed: share the network evaluation out over the processes of a ``torchrun`` job
+            (:func:`~ase_deeph2.model.inference.predict_distributed`); default: when WORLD_SIZE > 1.
         **kwargs: the :class:`HamiltonianCalculator` parameters (kpts, fermi_kpts, smearing, method,
-            nbands, sigma, symmetry, ...).
+            nbands, sigma, symmetry, progress, ...).
     """
 
     def __init__(self, model: str | PathLike | LoadedModel = "graphene-openmx", device: str | None = None,
                  dtype: torch.dtype | str | None = None, edge_chunk: int | None = DEFAULT_EDGE_CHUNK,
-                 valence_electrons: dict[str, float] | None = None, pao_dirs: Sequence[str | PathLike] = (),
-                 check_domain: bool = True, **kwargs: Any):
+                 atom_chunk: int | None = DEFAULT_ATOM_CHUNK, valence_electrons: dict[str, float] | None = None,
+                 pao_dirs: Sequence[str | PathLike] = (), check_domain: bool = True, distributed: bool | None = None,
+                 **kwargs: Any):
         self.loaded = resolve_model(model, device, dtype)
-        config = self.loaded.config
-        meta = self.loaded.metadata
+        config, meta = self.loaded.config, self.loaded.metadata
         if "overlap" in self.loaded.extras:
             self.tables = OverlapTables.from_state(self.loaded.extras["overlap"])
         elif pao_dirs:
@@ -132,12 +99,12 @@ class DeepH2Calculator(HamiltonianCalculator):
         else:
             raise ValueError(f"{self.loaded.path}: the model file holds no overlap tables; pass pao_dirs= (folders "
                              "with the PAO files of its basis) or train with data.pao_dirs set")
-        self.valence = dict(meta.get("valence_electrons", {}))
-        self.valence.update(valence_electrons or {})
-        fermi = meta.get("fermi_level_eV")
-        super().__init__(basis=config.basis_set, reference_energy=None if fermi is None else float(fermi[1]),
-                         **kwargs)
-        self.edge_chunk, self.check_domain = edge_chunk, check_domain
+        self.valence = {**meta.valence_electrons, **(valence_electrons or {})}
+        super().__init__(basis=config.basis_set,
+                         reference_energy=None if meta.fermi_levels is None else meta.fermi_levels.mean, **kwargs)
+        self.edge_chunk, self.atom_chunk, self.check_domain = edge_chunk, atom_chunk, check_domain
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 if distributed is None else distributed
+        self.domain_report: DomainReport | None = None
         self._predicted: tuple[Atoms, list[BlockMatrix], BlockMatrix] | None = None
 
     @property
@@ -159,21 +126,31 @@ class DeepH2Calculator(HamiltonianCalculator):
     def _matrices(self, atoms: Atoms) -> tuple[list[BlockMatrix], BlockMatrix]:
         """Predicted H(R) and exact S(R) of ``atoms``, computed once per structure."""
         cached = self._predicted
-        if cached is not None and _same_structure(cached[0], atoms):
+        if cached is not None and len(cached[0]) == len(atoms) and \
+                not compare_atoms(cached[0], atoms, tol=0.0, excluded_properties=_NOT_STRUCTURE):
             return cached[1], cached[2]
+        if len(atoms) == 0:
+            raise ValueError("the structure has no atoms")
         symbols = atoms.get_chemical_symbols()
         self.basis.check_symbols(symbols, where=f"{type(self).__name__} ({self.loaded.path})")
         self.n_electrons = self._electrons(symbols)
         found = overlap_pairs(atoms, self.basis.cutoffs(symbols))
-        if self.check_domain and "distance_range" in self.loaded.metadata:
-            messages = out_of_domain_pairs(atoms, found, self.loaded.metadata["distance_range"])
-            if messages:
-                warnings.warn("structure outside the model's training range (predictions are extrapolated): "
-                              + "; ".join(messages), OutOfDomainWarning, stacklevel=3)
-        hamiltonian = self.model.predict(atoms, edge_chunk=self.edge_chunk, pairs=found.pairs)
+        if self.distributed:
+            prediction = predict_distributed(self.model, atoms, pairs=found, edge_chunk=self.edge_chunk,
+                                             atom_chunk=self.atom_chunk or DEFAULT_ATOM_CHUNK, progress=True)
+        else:
+            prediction = predict(self.model, atoms, pairs=found, edge_chunk=self.edge_chunk,
+                                 atom_chunk=self.atom_chunk, progress=True)
+        domain = self.loaded.metadata.domain
+        self.domain_report = None
+        if self.check_domain and domain is not None:
+            self.domain_report = domain.check(atoms, found, prediction.node_features)
+            if self.domain_report:
+                warnings.warn("structure outside the model's training domain (predictions are extrapolated): "
+                              + "; ".join(self.domain_report.messages()), OutOfDomainWarning, stacklevel=4)
         overlap = self.tables.overlap_matrix(atoms, pairs=found)
-        self._predicted = (atoms.copy(), [hamiltonian], overlap)
-        return [hamiltonian], overlap
+        self._predicted = (atoms.copy(), [prediction.hamiltonian], overlap)
+        return [prediction.hamiltonian], overlap
 
     def get_hamiltonian(self, atoms: Atoms | None = None) -> BlockMatrix:
         """Predicted H(R) (eV, Wikipedia orbital order) of ``atoms`` (default: the attached atoms)."""
@@ -202,8 +179,3 @@ class DeepH2Calculator(HamiltonianCalculator):
         if self.atoms is None:
             raise ValueError("no atoms: attach the calculator (atoms.calc = calc) or pass atoms")
         return self.atoms
-
-
-def _same_structure(a: Atoms, b: Atoms) -> bool:
-    return (len(a) == len(b) and np.array_equal(a.numbers, b.numbers) and np.array_equal(a.pbc, b.pbc)
-            and np.array_equal(a.positions, b.positions) and np.array_equal(a.cell.array, b.cell.array))

@@ -1,7 +1,9 @@
-"""Band-structure and DOS plots (matplotlib; works headless).
+"""Band-structure and DOS plots (matplotlib; works headless), and the one figure writer.
 
 ``plot_bands`` overlays several band structures on one axis, each referred to its own Fermi
-level: DFT against predicted, pristine against perturbed.
+level: DFT against predicted, pristine against perturbed. Figures written to a file are made
+without pyplot (no global state, no display needed); without a file name the axes come from
+pyplot, so that they show in notebooks.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib.pyplot as plt  # without a display matplotlib falls back to Agg by itself
 import numpy as np
+from matplotlib.figure import Figure
 
-__all__ = ["plot_bands", "plot_dos"]
+from .files import atomic_path
+
+__all__ = ["plot_bands", "plot_dos", "new_axes", "save_figure"]
 
 _STYLES = [dict(color="k", lw=1.4), dict(color="tab:red", lw=1.0, ls="--"), dict(color="tab:blue", lw=1.0, ls=":"),
            dict(color="tab:green", lw=1.0, ls="-.")]
@@ -32,8 +36,7 @@ def plot_bands(structures: Sequence, labels: Sequence[str] | None = None, emin: 
         The matplotlib axis.
     """
     labels = list(labels) if labels is not None else [None] * len(structures)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.5))
+    ax = ax if ax is not None else new_axes((6, 4.5), filename is None)
     x, special_x, special_names = structures[0].path.get_linear_kpoint_axis()
     for bs, label, style in zip(structures, labels, _STYLES * len(structures)):
         xs, _, _ = bs.path.get_linear_kpoint_axis()
@@ -53,7 +56,7 @@ def plot_bands(structures: Sequence, labels: Sequence[str] | None = None, emin: 
     if any(labels):
         ax.legend(loc="upper right", fontsize=8)
     if filename is not None:
-        _save(ax.figure, filename)
+        save_figure(ax.figure, filename)
     return ax
 
 
@@ -61,8 +64,7 @@ def plot_dos(energies: np.ndarray, dos: dict[str, np.ndarray], fermi_level: floa
              filename: str | Path | None = None, emin: float | None = None, emax: float | None = None,
              title: str | None = None):
     """Plot a DOS dictionary ({"total": ..., "C-p": ...}) against E - E_F (eV)."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.8))
+    ax = ax if ax is not None else new_axes((6, 3.8), filename is None)
     e = np.asarray(energies) - fermi_level
     for name, values in dos.items():
         ax.plot(e, values, label=name, lw=1.6 if name == "total" else 1.0, color="k" if name == "total" else None)
@@ -75,14 +77,27 @@ def plot_dos(energies: np.ndarray, dos: dict[str, np.ndarray], fermi_level: floa
     if len(dos) > 1:
         ax.legend(fontsize=8)
     if filename is not None:
-        _save(ax.figure, filename)
+        save_figure(ax.figure, filename)
     return ax
 
 
-def _save(fig, filename: str | Path) -> None:
+def new_axes(figsize: tuple[float, float], interactive: bool = False, ncols: int = 1):
+    """Axes on a new figure: from pyplot when ``interactive`` (notebooks), else a plain Figure."""
+    if interactive:
+        import matplotlib.pyplot as plt
+        return plt.subplots(1, ncols, figsize=figsize)[1]
+    axes = Figure(figsize=figsize).subplots(1, ncols)
+    return axes
+
+
+def save_figure(fig, filename: str | Path, dpi: int = 150) -> Path:
+    """Write ``fig`` atomically (format from the suffix) and release it; returns the path."""
     filename = Path(filename)
-    filename.parent.mkdir(parents=True, exist_ok=True)
-    tmp = filename.with_name(f".{filename.stem}.tmp{filename.suffix}")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(filename)
+    try:
+        with atomic_path(filename, suffix=filename.suffix) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    finally:
+        if fig.canvas.manager is not None:  # a pyplot figure: forget it
+            import matplotlib.pyplot as plt
+            plt.close(fig)
+    return filename

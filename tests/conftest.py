@@ -42,18 +42,47 @@ SMALL_RUNS = ["graphene_1x1", "mos2_1x1"]
 @pytest.fixture(scope="session")
 def tiny_model_file(tmp_path_factory):
     """A small random model of graphene's basis (C6.0-s2p2d1) with exact overlap tables and
-    training-like metadata: for calculator mechanics, not accuracy."""
+    training-like metadata (its domain: the shared perturbed 3x3 sheet): for calculator mechanics,
+    not accuracy."""
     import torch
 
+    from ase_deeph2.graph import overlap_pairs
     from ase_deeph2.io import read_scfout
-    from ase_deeph2.model import ELCT, ELCTConfig, save_model
+    from ase_deeph2.model import ELCT, ELCTConfig, FermiLevels, ModelMetadata, TrainingDomain, predict, save_model
     from ase_deeph2.overlap import OverlapTables
 
-    basis = read_scfout(run_dir("graphene_1x1") / "openmx.scfout").basis
+    data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")
     torch.manual_seed(0)
-    config = ELCTConfig(basis=basis.to_strings(), lmax=4, channels=4, hidden=4, n_blocks=1, n_heads=1)
-    tables = OverlapTables.from_pao(basis, [shared_path("openmx", "PAO")])
-    meta = {"distance_range": {"C-C": [1.30, 6.35]}, "valence_electrons": {"C": 4.0},
-            "fermi_level_eV": [-3.9, -3.7, -3.6]}
+    config = ELCTConfig(basis=data.basis.to_strings(), lmax=4, channels=4, hidden=4, n_blocks=1, n_heads=1)
+    model = ELCT(config)
+    tables = OverlapTables.from_pao(data.basis, [shared_path("openmx", "PAO")])
+    found = overlap_pairs(data.atoms, data.basis.cutoffs(data.symbols))
+    domain = TrainingDomain.from_structures([(data.atoms, found, predict(model, data.atoms, pairs=found).node_features)])
+    meta = ModelMetadata(valence_electrons={"C": 4.0}, fermi_levels=FermiLevels(-3.9, -3.7, -3.6), domain=domain)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    return save_model(path, ELCT(config), metadata=meta, extras={"overlap": tables.to_state()})
+    return save_model(path, model, metadata=meta, extras={"overlap": tables.to_state()})
+
+
+SHARED_OPENMX = TESTS.parent.parent / "shared" / "tools" / "openmx"
+
+
+def openmx_binary() -> Path:
+    """The real OpenMX for tests marked ``openmx``: $DEEPH2_OPENMX, or ../shared/tools/openmx/bin/openmx
+    with its libraries installed (install-runtime.sh); else the test is skipped with the reason."""
+    import os
+    import subprocess
+
+    path = Path(os.environ.get("DEEPH2_OPENMX") or SHARED_OPENMX / "bin" / "openmx")
+    if not path.is_file():
+        pytest.skip(f"no OpenMX at {path} (set DEEPH2_OPENMX or put ../shared/tools/openmx beside the checkout)")
+    missing = subprocess.run(["ldd", str(path)], capture_output=True, text=True).stdout
+    if "not found" in missing:
+        pytest.skip(f"{path} lacks libraries: run ../shared/tools/openmx/install-runtime.sh")
+    return path
+
+
+def openmx_data_path() -> Path:
+    path = openmx_binary().resolve().parent.parent / "DFT_DATA19"
+    if not (path / "PAO").is_dir():
+        pytest.skip(f"no DFT_DATA19 beside {openmx_binary()}")
+    return path

@@ -32,22 +32,33 @@ def test_exact_overlap_and_openmx_pairs(graphene, tiny_model_file):
 
 
 def test_attached_atoms_follow_ase_protocol(graphene, tiny_model_file, tmp_path):
+    import scipy.linalg as sl
+    from ase.units import kB
     atoms = graphene.atoms.copy()
     atoms.calc = DeepH2Calculator(tiny_model_file, device="cpu", kpts=(6, 6, 1))
     bs = atoms.calc.band_structure(npoints=20)  # no prior get_potential_energy()
-    assert bs.energies.shape == (1, 20, graphene.hamiltonian.n_orbitals)
-    assert atoms.calc.get_hamiltonian() is atoms.calc.get_hamiltonian()  # predicted once per structure
+    h, s = atoms.calc.get_hamiltonian(), atoms.calc.get_overlap()
+    assert atoms.calc.get_hamiltonian() is h  # predicted once per structure
+    ef = atoms.calc.get_fermi_level()
+    direct = np.array([sl.eigvalsh(h.to_dense(k), s.to_dense(k)) for k in bs.path.kpts]) - ef
+    assert np.abs(bs.energies[0] - direct).max() < 1e-9  # E - E_F along the path, every state
+    # E_F holds the 8 valence electrons of C2 on the 6x6 mesh
+    k, w = atoms.calc.get_ibz_k_points(), atoms.calc.get_k_point_weights()
+    eig = np.array([sl.eigvalsh(h.to_dense(kk), s.to_dense(kk)) for kk in k])
+    assert 2 * np.sum(w[:, None] / (1 + np.exp(np.minimum((eig - ef) / (kB * 300), 700)))) == pytest.approx(8.0, abs=1e-8)
     dos = DOS(atoms.calc, width=0.2, npts=40000)
     n_states = np.trapezoid(dos.get_dos(), dos.get_energies())
     assert n_states == pytest.approx(2 * graphene.hamiltonian.n_orbitals, rel=0.02)  # spin x orbitals
-    ef = atoms.calc.get_fermi_level()
-    h = atoms.calc.get_hamiltonian()
     atoms.positions[0] += (0.05, 0.0, 0.0)
-    assert atoms.calc.get_hamiltonian() is not h  # moved atoms: new prediction
-    assert atoms.calc.get_fermi_level() != ef
+    moved = atoms.calc.get_hamiltonian()
+    assert moved is not h and np.abs(moved.data - h.data).max() > 1e-6  # moved atoms: new prediction
+    k, w = atoms.calc.get_ibz_k_points(), atoms.calc.get_k_point_weights()  # less symmetry now
+    eig = np.array([sl.eigvalsh(moved.to_dense(kk), atoms.calc.get_overlap().to_dense(kk)) for kk in k])
+    assert 2 * np.sum(w[:, None] / (1 + np.exp(np.minimum((eig - atoms.calc.get_fermi_level()) / (kB * 300), 700)))) == \
+        pytest.approx(8.0, abs=1e-8)
 
 
-def test_bad_structures_give_clear_messages(graphene, tiny_model_file):
+def test_structures_outside_the_training_domain_warn_and_inside_do_not(graphene, tiny_model_file):
     calc = DeepH2Calculator(tiny_model_file, device="cpu")
     atoms = graphene.atoms.copy()
     atoms.symbols[1] = "N"
@@ -55,11 +66,17 @@ def test_bad_structures_give_clear_messages(graphene, tiny_model_file):
         calc.get_hamiltonian(atoms)
     squeezed = graphene.atoms.copy()
     squeezed.set_cell(squeezed.cell * [0.85, 0.85, 1.0], scale_atoms=True)
-    with pytest.warns(OutOfDomainWarning, match=r"C-C: .*shorter than the training minimum 1.300 Å.*between atoms"):
+    with pytest.warns(OutOfDomainWarning, match=r"C-C pair\(s\) at distances no training pair has.*atoms \d+ and \d+"):
         calc.get_hamiltonian(squeezed)
+    stretched = graphene.atoms.copy()
+    stretched.set_cell(stretched.cell * [1.2, 1.2, 1.0], scale_atoms=True)  # bonds longer than any in training
+    with pytest.warns(OutOfDomainWarning, match="C-C pair"):
+        calc.get_hamiltonian(stretched)
+    assert calc.domain_report.unseen_pairs["C-C"][2] > 1.65
     with warnings.catch_warnings():
         warnings.simplefilter("error", OutOfDomainWarning)
-        calc.get_hamiltonian(graphene.atoms)  # inside the range: silent
+        calc.get_hamiltonian(graphene.atoms)  # the pristine sheet is inside: silent
+    assert not calc.domain_report
 
 
 def test_model_choice_errors(graphene, tiny_model_file, tmp_path):

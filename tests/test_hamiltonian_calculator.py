@@ -26,27 +26,42 @@ def test_ase_interface_and_energy(graphene_calc):
     assert graphene_calc.get_number_of_spins() == 1 and graphene_calc.get_number_of_bands() == 26
     k, w = graphene_calc.get_ibz_k_points(), graphene_calc.get_k_point_weights()
     assert len(k) == 12 and w.sum() == pytest.approx(1.0)
+    import scipy.linalg as sl
+    from ase.units import kB
     eig = graphene_calc.get_eigenvalues(kpt=0, spin=0)
     assert eig.shape == (26,) and np.all(np.diff(eig) >= 0)
-    # energy = band energy: 8 electrons in the occupied bands
-    occ = np.sum([w_k * 2 * np.sum(graphene_calc.get_eigenvalues(kpt=i)[:4]) for i, w_k in enumerate(w)])
-    assert atoms.get_potential_energy() == pytest.approx(occ, abs=0.05)
+    direct = np.array([sl.eigvalsh(data.hamiltonian.to_dense(kk), data.overlap.to_dense(kk)) for kk in k])
+    assert np.abs(np.array([graphene_calc.get_eigenvalues(kpt=i) for i in range(len(k))]) - direct).max() < 1e-9
+    # energy = band energy sum_n f_n e_n with Fermi-Dirac occupations at 300 K and E_F of the mesh
+    ef = graphene_calc.get_fermi_level()
+    f = 1 / (1 + np.exp(np.minimum((direct - ef) / (kB * 300), 700)))
+    assert atoms.get_potential_energy() == pytest.approx(2 * np.sum(w[:, None] * f * direct), abs=1e-9)
+    assert 2 * np.sum(w[:, None] * f) == pytest.approx(8.0, abs=1e-9)
 
 
 def test_ase_band_structure_and_dos_work_unchanged(graphene_calc, tmp_path):
     bs = graphene_calc.band_structure()  # the cell's default path, 2D: G M K G
-    assert bs.path.path == "GMKG" and bs.reference == pytest.approx(graphene_calc.get_fermi_level())
+    assert bs.path.path == "GMKG" and bs.reference == 0.0  # energies are E - E_F
+    ef = graphene_calc.get_fermi_level()
+    gamma = graphene_calc.get_eigenvalues(kpt=0, spin=0)  # the mesh's first point is Γ
+    assert np.allclose(graphene_calc.get_ibz_k_points()[0], 0)
+    assert np.abs(bs.energies[0, 0] + ef - gamma).max() < 1e-9
     bs.plot(filename=str(tmp_path / "bands.png"), emin=-5, emax=5)
     assert (tmp_path / "bands.png").stat().st_size > 1000
-    dos = DOS(graphene_calc, width=0.1, window=(-3, 3), npts=301)
-    assert dos.get_dos().shape == (301,) and np.all(dos.get_dos() >= 0)
+    dos = DOS(graphene_calc, width=0.1, window=(-30, 230), npts=26001)  # ASE's DOS over every state
+    assert np.trapezoid(dos.get_dos(), dos.get_energies()) == pytest.approx(2 * 26, rel=1e-3)
+    # ASE's legacy DOS broadens with exp(-(x/w)^2): a Gaussian of standard deviation w / sqrt(2)
+    ours_e, ours = graphene_calc.dos(emin=ef - 3, emax=ef + 3, npts=301, width=0.1 / np.sqrt(2))
+    ase_dos = DOS(graphene_calc, width=0.1, window=(-3, 3), npts=301)  # ASE refers to E_F
+    assert np.allclose(ase_dos.get_energies() + ef, ours_e)
+    assert np.allclose(ase_dos.get_dos(), ours["total"], rtol=1e-6, atol=1e-9)
     # ASE's own route: set a band path as kpts (recalculation), then Calculator.band_structure()
     path = graphene_calc.atoms.cell.bandpath("GMKG", npoints=60, pbc=[True, True, False])
     graphene_calc.set(kpts=path)
     assert len(graphene_calc.get_ibz_k_points()) == 60
     bs2 = graphene_calc.band_structure()
     assert bs2.energies.shape == (1, 60, 26)
-    assert bs2.reference == pytest.approx(bs.reference, abs=2e-3)  # Fermi level still from a mesh
+    assert np.abs(bs2.energies[0, 0] - bs.energies[0, 0]).max() < 1e-9  # Fermi level still from the mesh
 
 
 def test_openmx_band_file_is_reproduced():
@@ -95,9 +110,18 @@ def test_sparse_solver_on_a_supercell_matches_dense():
 
 
 def test_spin_polarised_and_noncollinear_data(tmp_path):
+    """Identical channels give the spinless result; a rigid 0.3 eV shift of spin down moves E_F by
+    the amount that keeps the count (down has fewer electrons than up)."""
     src = run_dir("graphene_1x1") / "openmx.scfout"
     write_spin_variant(src, tmp_path / "col.scfout", 1)
     write_spin_variant(src, tmp_path / "nc.scfout", 3)
+    from scfout_synth import sections
+    sec = sections(src)
+    write_spin_variant(src, tmp_path / "shift.scfout", 1, h_parts=[sec["H"], sec["H"] + 0.3 / Hartree * sec["S"]])
+    shifted = HamiltonianCalculator.from_scfout(tmp_path / "shift.scfout", kpts=(9, 9, 1))
+    shifted.atoms.calc = shifted
+    up, down = shifted.get_eigenvalues(kpt=0, spin=0), shifted.get_eigenvalues(kpt=0, spin=1)
+    assert np.allclose(down, up + 0.3, atol=1e-9)
     ref = HamiltonianCalculator.from_scfout(src, kpts=(6, 6, 1))
     col = HamiltonianCalculator.from_scfout(tmp_path / "col.scfout", kpts=(6, 6, 1))
     nc = HamiltonianCalculator.from_scfout(tmp_path / "nc.scfout", kpts=(6, 6, 1))

@@ -20,23 +20,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sources(src: Path) -> list[tuple[Path, Path]]:
-    """(input, relative output folder) for every structure under ``src``."""
-    if not src.exists():
-        raise FileNotFoundError(f"{src} does not exist")
+    """(source, relative output folder) for every structure under ``src``."""
+    from ..io import find_sources
+
     if src.is_file():
         return [(src, Path(src.parent.name or src.stem))]
-    found = sorted({p.parent for m in ("*.scfout", "hamiltonian.h5", "hamiltonians.h5") for p in src.rglob(m)})
     out = []
-    for folder in found:
-        scfouts = sorted(folder.glob("*.scfout"))
-        item = scfouts[0] if len(scfouts) == 1 else folder
+    for folder in find_sources(src):
         rel = folder.relative_to(src)
-        out.append((item, rel if str(rel) != "." else Path(src.name)))
+        out.append((folder, rel if str(rel) != "." else Path(src.name)))
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import read_deeph, read_scfout, write_deeph
+    from ..io import read_source, write_deeph
 
     items = sources(args.src)
     if not items:
@@ -49,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         try:
-            data = read_scfout(item) if item.is_file() else read_deeph(item)
+            data = read_source(item)
             write_deeph(target, data, legacy=args.legacy)
             done += 1
         except (ValueError, OSError) as err:

@@ -2,11 +2,14 @@
 
 Every frame of the structure file (``--index``, ASE syntax, default all frames) becomes one DeepH
 folder: ``out/`` for a single frame, ``out/frame_0000/``, ``out/frame_0001/``, ... otherwise.
+Under ``torchrun --nproc_per_node N -m ase_deeph2.cli predict ...`` the network evaluation of
+each frame is shared out over the N processes and the first one writes the folders.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -29,17 +32,22 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..calculator import DeepH2Calculator
-    from ..io import read_structures
+    from ..io import read_structures, write_deeph
 
     frames = read_structures(args.structure, args.index)
     if not frames:
         raise ValueError(f"{args.structure}: no frames selected by --index {args.index!r}")
     calc = DeepH2Calculator(args.model, device=args.device)
+    main_process = int(os.environ.get("RANK", "0")) == 0
     single = len(frames) == 1
-    for n, atoms in enumerate(tqdm(frames, desc="predicting", unit="frame", disable=args.no_progress or single)):
+    for n, atoms in enumerate(tqdm(frames, desc="predicting", unit="frame",
+                                   disable=args.no_progress or single or not main_process)):
         t0 = time.perf_counter()
         folder = args.output if single else args.output / f"frame_{n:04d}"
-        calc.write_deeph(folder, atoms, legacy=args.legacy)
+        data = calc.get_data(atoms)
+        if not main_process:
+            continue
+        write_deeph(folder, data, legacy=args.legacy)
         line = f"{folder}: {len(atoms)} atoms, {calc.get_hamiltonian(atoms).n_pairs} blocks"
         if args.fermi:
             atoms.calc = calc

@@ -1,4 +1,4 @@
-"""Fermi level from the electron count with smearing, occupations, band energy, band gap, DOS.
+"""Fermi level from the electron count with smearing, occupations, band energy, band gap.
 
 Eigenvalues are given per spin channel and k point as arrays (n_spin, n_k, n_bands) in eV, with
 the k weights summing to 1 and, for windows of states (sparse solver), the global index of each
@@ -15,8 +15,7 @@ from ase.units import kB
 from scipy.optimize import brentq
 from scipy.special import erfc, expit, log_ndtr, logsumexp
 
-__all__ = ["Smearing", "occupation_numbers", "find_fermi_level", "band_energy", "band_gap", "BandGap",
-           "gaussian_dos"]
+__all__ = ["Smearing", "electron_count", "find_fermi_level", "band_energy", "band_gap", "BandGap"]
 
 
 @dataclass(frozen=True)
@@ -43,11 +42,6 @@ class Smearing:
 
 def _filled_below(first_band: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
     return np.zeros(shape) if first_band is None else np.asarray(first_band, dtype=np.float64).reshape(shape)
-
-
-def occupation_numbers(eigenvalues: np.ndarray, mu: float, smearing: Smearing) -> np.ndarray:
-    """Occupation fraction of each listed state (n_spin, n_k, n_bands)."""
-    return smearing.occupation(eigenvalues, mu)
 
 
 def electron_count(eigenvalues: np.ndarray, weights: np.ndarray, mu: float, smearing: Smearing,
@@ -125,7 +119,11 @@ def band_energy(eigenvalues: np.ndarray, weights: np.ndarray, mu: float, smearin
 
 @dataclass
 class BandGap:
-    """Band gap (eV) with the k points (fractional) of the valence maximum and conduction minimum."""
+    """Band gap (eV) with the k points (fractional) of the valence maximum and conduction minimum.
+
+    ``metal`` is True when the valence band reaches above the conduction band (bands cross the
+    Fermi level); ``gap`` is then 0.
+    """
 
     gap: float
     direct: bool
@@ -133,8 +131,12 @@ class BandGap:
     cbm: float
     k_vbm: np.ndarray
     k_cbm: np.ndarray
+    metal: bool = False
 
     def __str__(self) -> str:
+        if self.metal:
+            return (f"no gap: a metal (the highest filled band reaches {self.vbm:.4f} eV at k = "
+                    f"{np.round(self.k_vbm, 4).tolist()}, above the lowest empty one at {self.cbm:.4f} eV)")
         kind = "direct" if self.direct else "indirect"
         return (f"{kind} gap {self.gap:.4f} eV: VBM {self.vbm:.4f} eV at k = {np.round(self.k_vbm, 4).tolist()}, "
                 f"CBM {self.cbm:.4f} eV at k = {np.round(self.k_cbm, 4).tolist()}")
@@ -170,22 +172,7 @@ def band_gap(eigenvalues: np.ndarray, kpts: np.ndarray, fermi_level: float, n_fi
     vbm, cbm = float(vb[kv]), float(cb[kc])
     if not (np.isfinite(vbm) and np.isfinite(cbm)):
         raise ValueError("no states on one side of the Fermi level: cannot define a gap from these bands")
-    gap = max(0.0, cbm - vbm)
-    direct = bool(np.isclose(vb[kc], vbm, atol=1e-9) or kv == kc)
-    return BandGap(gap, direct, vbm, cbm, np.asarray(kpts)[kv], np.asarray(kpts)[kc])
-
-
-def gaussian_dos(eigenvalues: np.ndarray, weights: np.ndarray, energies: np.ndarray, width: float,
-                 spin_degeneracy: float = 2.0, projections: np.ndarray | None = None) -> np.ndarray:
-    """DOS (states / eV / cell, spins summed) on ``energies`` with Gaussian broadening ``width`` (eV).
-
-    ``projections`` (n_spin, n_k, n_bands) weights each state (PDOS); NaN states are ignored.
-    """
-    eig = np.asarray(eigenvalues, dtype=np.float64)
-    w = np.broadcast_to(np.asarray(weights)[None, :, None], eig.shape)
-    if projections is not None:
-        w = w * projections
-    ok = np.isfinite(eig)
-    e, wt = eig[ok], w[ok]
-    x = (np.asarray(energies)[:, None] - e[None, :]) / width
-    return spin_degeneracy * (np.exp(-0.5 * x * x) @ wt) / (width * np.sqrt(2 * np.pi))
+    metal = cbm < vbm - 1e-9
+    gap = 0.0 if metal else max(0.0, cbm - vbm)
+    direct = bool(np.isclose(vb[kc], vbm, atol=1e-9) or kv == kc) and not metal
+    return BandGap(gap, direct, vbm, cbm, np.asarray(kpts)[kv], np.asarray(kpts)[kc], metal)

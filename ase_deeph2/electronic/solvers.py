@@ -24,11 +24,13 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, splu
 from ..blocks import BlockMatrix
 from . import pardiso
 
-__all__ = ["KSolution", "solve_k", "count_states_below", "smallest_overlap_eigenvalue", "DENSE_LIMIT",
+__all__ = ["KSolution", "solve_k", "count_states_below", "smallest_overlap_eigenvalue", "DENSE_LIMIT", "DEFAULT_NBANDS",
            "SingularOverlapWarning", "OVERLAP_WARN"]
 
 #: Matrices up to this dimension are solved densely by default.
 DENSE_LIMIT = 3000
+#: Sparse solver: states per k nearest the reference energy, unless asked otherwise.
+DEFAULT_NBANDS = 40
 #: Smallest eigenvalue of S(k) below which a warning is raised. An error e in a predicted H along a
 #: direction where S has eigenvalue s can move a state by about e / s: 1 meV / 1e-4 = 10 eV (a ghost
 #: band). Pristine graphene with C6.0-s2p2d1 has s = 9e-4.
@@ -156,7 +158,7 @@ def solve_k(h: BlockMatrix, s: BlockMatrix, k, nbands: int | None = None, sigma:
 
     Args:
         h, s: H(R) in eV and S(R); a spinful H takes a spatial S (expanded to spinors here).
-        nbands: sparse: states nearest ``sigma`` (default 20); dense: ignored (all states).
+        nbands: sparse: states nearest ``sigma`` (default :data:`DEFAULT_NBANDS`); dense: ignored.
         sigma: reference energy (eV) of the sparse window (required for "sparse").
         method: "dense", "sparse" or "auto" (dense up to :data:`DENSE_LIMIT` orbitals).
         eigenvectors: also return the eigenvectors.
@@ -189,7 +191,7 @@ def solve_k(h: BlockMatrix, s: BlockMatrix, k, nbands: int | None = None, sigma:
         raise ValueError("the sparse solver needs a reference energy sigma (eV), e.g. the expected Fermi level")
     if project_overlap_below is not None:
         raise ValueError("projection of S(k) directions is available for the dense solver only")
-    requested = 20 if nbands is None else int(nbands)
+    requested = DEFAULT_NBANDS if nbands is None else int(nbands)
     energies, vectors, asked, below = _sparse(h_k, s_k, requested, sigma, eigenvectors, count_below)
     if len(energies) < asked:
         warnings.warn(f"sparse solver at k = {np.round(k, 4).tolist()}: asked for {asked} states near "

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["available_models", "pretrained_path", "pretrained_card"]
+__all__ = ["available", "pretrained_path", "card"]
 
 HERE = Path(__file__).resolve().parent
 
 
-def available_models() -> list[str]:
+def available() -> list[str]:
     """Names of the shipped models."""
     return sorted(p.stem for p in HERE.glob("*.pt"))
 
@@ -24,12 +24,12 @@ def pretrained_path(name: str) -> Path:
     """The file of a shipped model; a ValueError lists the available names."""
     path = HERE / f"{name}.pt"
     if not path.is_file():
-        raise ValueError(f"no shipped model named {name!r}; available: {available_models()} "
+        raise ValueError(f"no shipped model named {name!r}; available: {available()} "
                          "(or give the path of a model file)")
     return path
 
 
-def pretrained_card(name: str) -> dict:
+def card(name: str) -> dict:
     """The readable description (``<name>.json``) of a shipped model."""
     pretrained_path(name)
     card = HERE / f"{name}.json"

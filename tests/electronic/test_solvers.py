@@ -1,47 +1,13 @@
-"""Electronic structure on the real OpenMX runs: solvers, Fermi level, gaps, DOS, k meshes."""
-
+"""Eigensolvers on the real OpenMX runs: dense, sparse shift-invert with inertia, near-singular S."""
 
 import numpy as np
 import pytest
-from ase.build import graphene
-from ase.units import kB
 
-from ase_deeph2.electronic import (Smearing, band_gap, count_states_below, find_fermi_level, gaussian_dos,
-                                   irreducible_kpoints, monkhorst_pack, solve_k)
+from ase_deeph2.electronic import Smearing, count_states_below, find_fermi_level, solve_k
+from ase_deeph2.electronic.kpoints import Mesh
 from ase_deeph2.electronic.solvers import SingularOverlapWarning
 from ase_deeph2.io import read_openmx_eigenvalues, read_scfout
-from conftest import ALL_RUNS, run_dir, snap_kpts
-
-
-def _mesh_eigenvalues(data, mesh):
-    k = monkhorst_pack(data.atoms, mesh)
-    eig = np.array([[solve_k(data.hamiltonian, data.overlap, kk, check_overlap=False).energies for kk in k]])
-    return k, eig
-
-
-@pytest.mark.parametrize("name", ALL_RUNS)
-def test_fermi_level_against_openmx(name):
-    """Metals/semimetals: within 2 meV of OpenMX's chemical potential. Insulators: the chemical
-    potential is only fixed inside the gap (OpenMX stops its bisection once the electron count is
-    right to 1e-14, which in a 1.7 eV gap at 300 K can happen tens of meV from the intrinsic level);
-    there both must lie in the gap, and ours is the balance of thermal electrons and holes."""
-    data = read_scfout(run_dir(name) / "openmx.scfout")
-    mesh = [int(x) for x in data.info["keywords"]["scf.kgrid"].split()]
-    k, eig = _mesh_eigenvalues(data, mesh)
-    smearing = Smearing("fermi-dirac", kB * data.info["electronic_temperature_K"])
-    mu = find_fermi_level(eig, np.full(len(k), 1 / len(k)), data.n_electrons, smearing, 2.0)
-    gap = band_gap(eig, k, mu)
-    if gap.gap < 20 * smearing.width:
-        assert abs(mu - data.fermi_level) < 2e-3, f"{name}: {mu:.5f} vs OpenMX {data.fermi_level:.5f} eV"
-    else:
-        assert gap.vbm < mu < gap.cbm and gap.vbm < data.fermi_level < gap.cbm
-        assert abs(mu - 0.5 * (gap.vbm + gap.cbm)) < 0.1 * gap.gap
-    # the IBZ gives the same Fermi level as the full mesh
-    kibz, w = irreducible_kpoints(data.atoms, mesh)
-    eig_ibz = np.array([[solve_k(data.hamiltonian, data.overlap, kk, check_overlap=False).energies for kk in kibz]])
-    assert len(kibz) < len(k) or len(k) < 10
-    # (OpenMX's H breaks the lattice symmetry by ~1e-4 eV: its real-space grid)
-    assert find_fermi_level(eig_ibz, w, data.n_electrons, smearing, 2.0) == pytest.approx(mu, abs=1e-4)
+from conftest import SHARED_PAO, run_dir, shared_path, snap_kpts
 
 
 def test_graphene_dirac_cone_at_k_at_the_fermi_level():
@@ -83,14 +49,13 @@ def test_sparse_shift_invert_equals_dense():
 
 def test_fermi_level_from_a_sparse_window_equals_the_full_one():
     data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")
-    k, w = irreducible_kpoints(data.atoms, (3, 3, 1))
+    k, w = Mesh((3, 3, 1), False).points(data.atoms)
     full = np.array([[solve_k(data.hamiltonian, data.overlap, kk).energies for kk in k]])
     sols = [solve_k(data.hamiltonian, data.overlap, kk, method="sparse", nbands=16, sigma=data.fermi_level) for kk in k]
     window = np.array([[s.energies[:16] for s in sols]])
     first = np.array([[s.first_band for s in sols]])
-    smearing = Smearing()
-    mu_full = find_fermi_level(full, w, data.n_electrons, smearing)
-    mu_window = find_fermi_level(window, w, data.n_electrons, smearing, first_band=first)
+    mu_full = find_fermi_level(full, w, data.n_electrons, Smearing())
+    mu_window = find_fermi_level(window, w, data.n_electrons, Smearing(), first_band=first)
     assert mu_window == pytest.approx(mu_full, abs=1e-9)
 
 
@@ -100,12 +65,12 @@ def test_eigenvectors_and_near_singular_overlap_projection():
     sol = solve_k(data.hamiltonian, data.overlap, k, eigenvectors=True)
     s_k = data.overlap.to_dense(k)
     assert np.allclose(sol.vectors.conj().T @ s_k @ sol.vectors, np.eye(len(sol.energies)), atol=1e-8)
-    # an over-complete basis: duplicate the atoms' orbitals by placing a second atom 0.15 A away
-    near = data.atoms.copy()
+    assert np.allclose(data.hamiltonian.to_dense(k) @ sol.vectors, s_k @ sol.vectors * sol.energies, atol=1e-8)
+    # an over-complete basis: a second atom 0.15 Å from the first duplicates its orbitals
     from ase_deeph2.overlap import OverlapTables
-    from conftest import SHARED_PAO, shared_path
     shared_path("openmx", "PAO")
     tables = OverlapTables.from_pao(data.basis, [SHARED_PAO])
+    near = data.atoms.copy()
     near += near[:1]
     near.positions[-1] += [0.15, 0.0, 0.0]
     s = tables.overlap_matrix(near)
@@ -113,23 +78,3 @@ def test_eigenvectors_and_near_singular_overlap_projection():
         solve_k(s, s, k)
     projected = solve_k(s, s, k, project_overlap_below=1e-4, check_overlap=False)
     assert len(projected.energies) < s.n_orbitals and np.allclose(projected.energies, 1.0)
-
-
-def test_irreducible_mesh_weights_and_vacuum_direction():
-    g = graphene(a=2.46, vacuum=7.5)
-    g.pbc = (True, True, False)
-    k, w = irreducible_kpoints(g, (9, 9, 9))
-    assert np.all(k[:, 2] == 0) and w.sum() == pytest.approx(1.0) and len(k) == 12
-    with pytest.raises(ValueError, match="three positive integers"):
-        monkhorst_pack(g, (0, 3, 1))
-
-
-def test_dos_integrates_to_the_number_of_states_and_smearing_errors():
-    eig = np.array([[[-1.0, 0.0, 2.0]]])
-    e = np.linspace(-5, 6, 4001)
-    dos = gaussian_dos(eig, np.array([1.0]), e, width=0.1)
-    assert np.trapezoid(dos, e) == pytest.approx(6.0, rel=1e-6)
-    with pytest.raises(ValueError, match="smearing must be"):
-        Smearing("cold")
-    with pytest.raises(ValueError, match="cannot be placed"):
-        find_fermi_level(eig, np.array([1.0]), 8.0)

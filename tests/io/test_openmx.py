@@ -58,11 +58,17 @@ def test_ase_reader_fails_where_ours_reads():
 
 
 def test_collinear_file_gives_two_channels(tmp_path):
+    """Spin down written as spin up + 0.02 Hartree x S: every down eigenvalue is the up one + 0.544 eV
+    (a swapped or mixed channel fails)."""
     src = run_dir("graphene_1x1") / "openmx.scfout"
-    write_spin_variant(src, tmp_path / "c.scfout", spin_switch=1)
+    sec = sections(src)
+    write_spin_variant(src, tmp_path / "c.scfout", spin_switch=1, h_parts=[sec["H"], sec["H"] + 0.02 * sec["S"]])
     data, ref = read_scfout(tmp_path / "c.scfout"), read_scfout(src)
     assert data.spin == "collinear" and len(data.hamiltonians) == 2
-    assert all(np.array_equal(h.data, ref.hamiltonian.data) for h in data.hamiltonians)
+    assert np.abs(data.hamiltonians[0].data - ref.hamiltonian.data).max() < 1e-12
+    k = (0.21, 0.07, 0.0)
+    up, down = (sl.eigvalsh(h.to_dense(k), data.overlap.to_dense(k)) for h in data.hamiltonians)
+    assert np.allclose(down - up, 0.02 * Hartree, atol=1e-9)
     with pytest.raises(ValueError, match="hamiltonians\\[0\\]"):
         data.hamiltonian
 
@@ -91,13 +97,19 @@ def test_noncollinear_with_spin_orbit_parts_is_hermitian(tmp_path):
     ud_re, ud_im = rng.normal(size=sec["n"]) * 1e-3, rng.normal(size=sec["n"]) * 1e-3
     write_spin_variant(src, tmp_path / "soc.scfout", 3, h_parts=[sec["H"], sec["H"], ud_re, ud_im],
                        ih_parts=[antisym, -antisym, np.zeros(sec["n"])])
-    h = read_scfout(tmp_path / "soc.scfout").hamiltonian
-    assert h.hermiticity_error() < 1e-12
+    h = read_scfout(tmp_path / "soc.scfout", symmetrize=False).hamiltonian  # no repair: the layout alone
+    assert h.hermiticity_error() < 2e-8  # OpenMX's own real parts are symmetric to 1e-8 eV only
     hk = h.to_dense((0.3, 0.1, 0.0))
-    assert np.abs(hk - hk.conj().T).max() < 1e-12
-    assert np.abs(hk[:13, 26:39]).max() > 0  # spin mixing present
-    ud = h.block(0, 1)[:13, 13:] / Hartree  # Hks2 + i Hks3 in OpenMX order -> permuted, compare magnitudes
-    assert np.iscomplexobj(ud) and np.abs(ud.imag).max() > 0
+    assert np.abs(hk - hk.conj().T).max() < 1e-7
+    # the up-down block of pair (0, 1, R=0) is Hks2 + i Hks3 of the file, orbitals permuted to Wikipedia order
+    p = int(np.flatnonzero((raw.hamiltonian.pairs == [0, 0, 0, 0, 1]).all(axis=1))[0])
+    start = raw.hamiltonian.offsets[p]
+    perm = raw.basis["C"].openmx_to_wiki
+    expected = (ud_re + 1j * ud_im)[start:start + 169].reshape(13, 13)[np.ix_(perm, perm)] * Hartree
+    assert np.abs(h.block(0, 1)[:13, 13:] - expected).max() < 1e-12
+    imag_uu = antisym[start:start + 169].reshape(13, 13)[np.ix_(perm, perm)] * Hartree
+    assert np.abs(h.block(0, 1)[:13, :13] - (sec["H"][start:start + 169].reshape(13, 13)[np.ix_(perm, perm)]
+                                           * Hartree + 1j * imag_uu)).max() < 1e-12
 
 
 def test_other_version_is_refused(tmp_path):
