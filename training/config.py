@@ -52,7 +52,7 @@ class DataConfig:
 #: The ``[model]`` section: the hyperparameters of ``ELCTConfig`` with its defaults (the basis and
 #: the neighbour normaliser come from the data), derived from it so that the two never disagree.
 ModelSection = make_dataclass("ModelSection", [(f.name, f.type, field(default=f.default)) for f in fields(ELCTConfig)
-                                               if f.name not in ("basis", "avg_neighbors", "extra")])
+                                               if f.name not in ("basis", "avg_neighbors")])
 ModelSection.__doc__ = "Hyperparameters passed to ``ELCTConfig`` (the basis comes from the data)."
 
 

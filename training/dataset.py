@@ -40,13 +40,14 @@ from tqdm.auto import tqdm
 
 from ase_deeph2.basis import BasisSet
 from ase_deeph2.blocks import BlockMatrix
-from ase_deeph2.io import HamiltonianData, read_deeph, read_scfout
+from ase_deeph2.files import atomic_path, atomic_write_text
+from ase_deeph2.io import HamiltonianData, SourceError, find_sources, read_source
+from ase_deeph2.model.metadata import FermiLevels
 
 __all__ = ["find_structures", "read_structure", "build_cache", "CachedStructures", "Split", "make_split",
            "load_or_make_split", "SkippedStructure"]
 
 CACHE_FORMAT_VERSION = 1
-_DEEPH_MARKERS = ("hamiltonian.h5", "hamiltonians.h5")
 
 
 class SkippedStructure(ValueError):
@@ -54,36 +55,22 @@ class SkippedStructure(ValueError):
 
 
 def find_structures(root: str | os.PathLike) -> list[Path]:
-    """Every structure under ``root``: folders holding ``*.scfout`` or a DeepH dataset, sorted.
-
-    ``root`` may also be a single ``.scfout`` file or a single structure folder.
-    """
+    """Every structure under ``root`` (:func:`ase_deeph2.io.find_sources`); a missing root is an error
+    that says where the example configurations expect their data."""
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"dataset source {root} does not exist")
-    if root.is_file():
-        return [root]
-    found = set()
-    for folder, _, files in os.walk(root, followlinks=True):  # symlinked structure folders count too
-        # a .dat alone is an unfinished run: it is reported (and skipped) when read
-        if any(f.endswith((".scfout", ".dat")) or f in _DEEPH_MARKERS for f in files):
-            found.add(Path(folder))
-    return sorted(found)
+        raise FileNotFoundError(f"dataset source {root} does not exist (the configurations in examples/ read the "
+                                "project's OpenMX data in ../shared/data beside the checkout; point data.sources at "
+                                "your own runs or DeepH folders, e.g. OUT/deeph made by `deeph2 dft`)")
+    return find_sources(root)
 
 
 def read_structure(path: str | os.PathLike) -> HamiltonianData:
-    """Read one structure: a ``.scfout`` file, a run folder with one, or a DeepH folder."""
-    path = Path(path)
-    if path.is_file():
-        return read_scfout(path)
-    if any((path / m).exists() for m in _DEEPH_MARKERS):
-        return read_deeph(path)
-    scfouts = sorted(path.glob("*.scfout"))
-    if not scfouts:
-        raise SkippedStructure(f"{path}: no finished .scfout (run OpenMX with HS.fileout on) and no DeepH files")
-    if len(scfouts) > 1:
-        raise SkippedStructure(f"{path}: several .scfout files ({[p.name for p in scfouts]}); keep one per folder")
-    return read_scfout(scfouts[0])
+    """Read one structure (:func:`ase_deeph2.io.read_source`); unusable ones raise SkippedStructure."""
+    try:
+        return read_source(path)
+    except SourceError as err:
+        raise SkippedStructure(str(err)) from None
 
 
 def _check(data: HamiltonianData, basis: BasisSet, where: str) -> None:
@@ -149,9 +136,7 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
     if not parts["names"]:
         raise SkippedStructure("no usable structure: " + "; ".join(f"{p}: {r}" for p, r in skipped[:5]))
     offsets = lambda arrs: np.concatenate([[0], np.cumsum([len(a) for a in arrs])]).astype(np.int64)
-    tmp = cache_path.with_name(f".{cache_path.name}.tmp")
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(tmp, "w") as f:
+    with atomic_path(cache_path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
         f["numbers"] = np.concatenate(parts["numbers"])
         f["positions"] = np.concatenate(parts["positions"])
         f["cells"] = np.stack(parts["cells"])
@@ -168,7 +153,6 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         f.attrs["orbital_map"] = json.dumps(basis.orbital_map())
         f.attrs["format_version"] = CACHE_FORMAT_VERSION
         f.attrs["skipped"] = json.dumps(skipped)
-    os.replace(tmp, cache_path)
     return {"path": cache_path, "n_structures": len(parts["names"]), "skipped": skipped, "reordered": len(repaired)}
 
 
@@ -230,12 +214,12 @@ class CachedStructures:
         """(S,) atoms per structure."""
         return np.diff(self._index["atom_offsets"])
 
-    def electron_statistics(self, indices: Sequence[int]) -> dict:
+    def electron_statistics(self, indices: Sequence[int]) -> tuple[FermiLevels | None, dict[str, float]]:
         """What a calculator needs to fill bands for new structures, from the given structures.
 
-        Returns ``{"fermi_level_eV": [min, mean, max]}`` and, when the element counts determine it,
-        ``"valence_electrons": {element: electrons per atom}`` (least squares of the electron counts;
-        omitted when the structures cannot tell the elements apart, e.g. always MoS2 stoichiometry).
+        Returns (the Fermi levels' range, or None if unknown; valence electrons per element, when the
+        element counts determine them: least squares of the electron counts, empty when the
+        structures cannot tell the elements apart, e.g. always MoS2 stoichiometry).
         """
         f, ix = self._h5(), self._index
         elements = self.basis.elements
@@ -247,17 +231,17 @@ class CachedStructures:
             counts.append([symbols.count(el) for el in elements])
             electrons.append(ix["n_electrons"][s])
             fermi.append(ix["fermi_level"][s])
-        out: dict = {}
         fermi_known = np.array(fermi)[np.isfinite(fermi)]
-        if len(fermi_known):
-            out["fermi_level_eV"] = [float(fermi_known.min()), float(fermi_known.mean()), float(fermi_known.max())]
+        levels = (FermiLevels(float(fermi_known.min()), float(fermi_known.mean()), float(fermi_known.max()))
+                  if len(fermi_known) else None)
         a, y = np.array(counts, dtype=np.float64), np.array(electrons)
         known = np.isfinite(y)
+        valence: dict[str, float] = {}
         if known.any() and np.linalg.matrix_rank(a[known]) == len(elements):
-            valence, *_ = np.linalg.lstsq(a[known], y[known], rcond=None)
-            if np.abs(a[known] @ valence - y[known]).max() < 1e-6:
-                out["valence_electrons"] = {el: round(float(v), 6) for el, v in zip(elements, valence)}
-        return out
+            fit, *_ = np.linalg.lstsq(a[known], y[known], rcond=None)
+            if np.abs(a[known] @ fit - y[known]).max() < 1e-6:
+                valence = {el: round(float(v), 6) for el, v in zip(elements, fit)}
+        return levels, valence
 
 
 @dataclass
@@ -306,7 +290,5 @@ def load_or_make_split(cache: CachedStructures, fractions=(0.8, 0.1, 0.1), seed:
             raise ValueError(f"{path} was made for other structures or another seed; delete it to re-split")
         return Split(saved["train"], saved["validation"], saved["test"], saved["seed"], saved["names"])
     split = make_split(cache.names, fractions, seed)
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_text(split.to_json())
-    os.replace(tmp, path)
+    atomic_write_text(path, split.to_json())
     return split

@@ -18,25 +18,20 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from ase_deeph2.basis import BasisSet
-from ase_deeph2.files import atomic_path, atomic_write_text
-from ase_deeph2.model import ELCT, ELCTConfig, load_model, save_model
+from ase_deeph2.files import atomic_write_text
+from ase_deeph2.graph import overlap_pairs
+from ase_deeph2.model import ELCT, ELCTConfig, ModelMetadata, TrainingDomain, load_model, predict, save_model
 from ase_deeph2.overlap import OverlapTables
 
 from .config import RunConfig
 from .dataset import CachedStructures, build_cache, load_or_make_split
-from .distributed import init_distributed
+from ase_deeph2.parallel import init_distributed
+from .checkpoints import load_checkpoint, plain, save_checkpoint
 from .metrics import ErrorAccumulator, masked_loss
 from .plots import plot_learning_curves, plot_orbital_mae
 from .samples import Samples
 
-__all__ = ["Trainer", "CHECKPOINT_FORMAT"]
-
-CHECKPOINT_FORMAT = "ase_deeph2-checkpoint"
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+__all__ = ["Trainer"]
 
 
 class Trainer:
@@ -239,14 +234,27 @@ class Trainer:
         if self.cfg.output.plots:
             plot_learning_curves(self.state["history"], self.out / "learning_curves.png")
 
-    def model_metadata(self) -> dict:
-        return {"trained_on": [self.split.names[i] for i in self.split.train],
-                "validation_on": [self.split.names[i] for i in self.split.validation],
-                "test_on": [self.split.names[i] for i in self.split.test],
-                "distance_range": self.samples.distance_ranges(self.split.train),
-                "best_epoch": self.state["best_epoch"], "validation_mae_meV": self.state["best_val"],
-                "training": asdict(self.cfg.training), "elapsed_s": self.state["elapsed_s"],
-                **self.structures.electron_statistics(self.split.train)}
+    def model_metadata(self, domain: TrainingDomain | None = None, **record) -> ModelMetadata:
+        """The model file's metadata: electrons and Fermi levels of the training set, its domain, and a
+        record of the split, the recipe and the errors (extra ``record`` items are added to it)."""
+        fermi, valence = self.structures.electron_statistics(self.split.train)
+        return ModelMetadata(
+            valence_electrons=valence, fermi_levels=fermi, domain=domain,
+            training={"trained_on": [self.split.names[i] for i in self.split.train],
+                      "validation_on": [self.split.names[i] for i in self.split.validation],
+                      "test_on": [self.split.names[i] for i in self.split.test],
+                      "best_epoch": self.state["best_epoch"], "validation_mae_meV": self.state["best_val"],
+                      "recipe": plain(asdict(self.cfg.training)), "model": self.model_config.to_dict(),
+                      "elapsed_s": self.state["elapsed_s"], **record})
+
+    def training_domain(self, model: ELCT) -> TrainingDomain:
+        """Pair distances and node features of the training structures under ``model``."""
+        items = []
+        for i in self.split.train:
+            record = self.structures[int(i)]
+            found = overlap_pairs(record.atoms, self.structures.basis.cutoffs(record.atoms.get_chemical_symbols()))
+            items.append((record.atoms, found, predict(model, record.atoms, pairs=found).node_features))
+        return TrainingDomain.from_structures(items)
 
     def _overlap_extras(self) -> dict:
         """Exact overlap tables from the PAO files of ``data.pao_dirs``, stored in ``model.pt`` so that
@@ -271,16 +279,20 @@ class Trainer:
         model = load_model(best, device=self.dist.device, dtype=self.dtype).model
         test = self.split.test or self.split.validation
         acc = self.evaluate(test, model)
+        part = ("test" if self.split.test else "validation") + "_set"
+        if self.dist.is_main:  # the best weights again, now with their training domain and held-out errors
+            save_model(best, model, extras=self.extras,
+                       metadata=self.model_metadata(self.training_domain(model), **{part: acc.summary()}))
         metrics = {"stop_reason": stop_reason or "all epochs done", "epochs": self.state["epoch"],
                    "elapsed_s": self.state["elapsed_s"], "best_epoch": self.state["best_epoch"],
                    "validation_mae_meV": self.state["best_val"],
-                   ("test" if self.split.test else "validation") + "_set": acc.summary(),
+                   part: acc.summary(),
                    "shell_mae_meV": {f"{acc.elements[a]}-{acc.elements[b]}": {f"{l1}{l2}": v for (l1, l2), v
                                                                               in acc.shell_mae(a, b).items()}
                                      for a in range(len(acc.elements)) for b in range(len(acc.elements))
                                      if float(acc.count[:, a, b].sum())}}
         if self.dist.is_main:
-            (self.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+            atomic_write_text(self.out / "metrics.json", json.dumps(metrics, indent=1))
             if self.cfg.output.plots:
                 plot_orbital_mae(acc, self.out / "orbital_mae.png", title="orbital-wise MAE on held-out structures")
         self.dist.close()
@@ -288,45 +300,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, path: Path) -> None:
-        if not self.dist.is_main:
-            return
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        _atomic_torch_save({
-            "format": CHECKPOINT_FORMAT, "version": 1, "run_config": _plain(self.cfg.to_dict()),
-            "model_config": self.model_config.to_dict(), "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "ema": self.ema.state_dict() if self.ema is not None else None, "rng": rng, "state": self.state,
-        }, path)
+        if self.dist.is_main:
+            save_checkpoint(path, self)
 
     def _load_checkpoint(self, path: Path) -> None:
-        ckpt = torch.load(path, map_location=self.dist.device, weights_only=True)
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not a training checkpoint of ase_deeph2")
-        if ckpt["model_config"] != self.model_config.to_dict() and \
-                {k: v for k, v in ckpt["model_config"].items() if k != "avg_neighbors"} != \
-                {k: v for k, v in self.model_config.to_dict().items() if k != "avg_neighbors"}:
-            raise ValueError(f"{path}: checkpoint was made with another model configuration; use a new output "
-                             "folder or delete the checkpoints to start over")
-        self.model_config.avg_neighbors = ckpt["model_config"]["avg_neighbors"]
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        if self.ema is not None and ckpt["ema"] is not None:
-            self.ema.load_state_dict(ckpt["ema"])
-        torch.set_rng_state(ckpt["rng"]["torch"].cpu())
-        if "cuda" in ckpt["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([r.cpu() for r in ckpt["rng"]["cuda"]])
-        self.state = ckpt["state"]
-
-
-def _plain(obj):
-    """Config dict with tuples as lists and paths as strings (loadable with weights_only=True)."""
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return str(obj) if isinstance(obj, Path) else obj
-
-
+        load_checkpoint(path, self)

@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import kptdensity2monkhorstpack
 from tqdm.auto import tqdm
 
 from ase_deeph2.basis import ElementBasis
@@ -30,8 +31,12 @@ from ase_deeph2.files import atomic_write_text
 from ase_deeph2.io import parse_openmx_input, read_structures
 
 __all__ = [
+    "DEFAULT_BASIS",
     "OpenMXSettings",
+    "perturb",
+    "vacuum_directions",
     "OpenMXError",
+    "openmx_input",
     "write_openmx_input",
     "perturbed_supercells",
     "trajectory_frames",
@@ -46,6 +51,15 @@ class OpenMXError(RuntimeError):
     """OpenMX is missing, misconfigured, or a run failed (the message names the folder)."""
 
 
+#: OpenMX's standard DFT_DATA19 bases of the elements in ``../shared/tools/openmx`` (others: pass one).
+DEFAULT_BASIS = {"H": "H6.0-s2p1", "B": "B7.0-s2p2d1", "C": "C6.0-s2p2d1", "N": "N6.0-s2p2d1", "O": "O6.0-s2p2d1",
+                 "Si": "Si7.0-s2p2d1", "S": "S7.0-s2p2d1", "Se": "Se7.0-s3p2d2", "Mo": "Mo7.0-s3p2d2",
+                 "W": "W7.0-s3p2d2", "Te": "Te7.0-s3p2d2"}
+
+#: Files of a finished run that training does not need (charge densities, potentials, restart data).
+BULKY_OUTPUTS = ("*.cube", "*_rst", "*.bulk.xyz", "*.md", "*.md2", "*.dat#", "*.UCell", "*.cif", "*.ene")
+
+
 @dataclass
 class OpenMXSettings:
     """Everything of an OpenMX input except the structure.
@@ -56,8 +70,9 @@ class OpenMXSettings:
         data_path: the DFT_DATA19 folder (with ``PAO/`` and ``VPS/``); needed to run, and to read
             valence electrons from the VPS files when ``valence_electrons`` is not given.
         valence_electrons: element -> electrons of its pseudopotential (initial spin densities).
-        kpts: Monkhorst-Pack mesh; ``None`` chooses one from ``kpoint_density`` (k-points per Å⁻¹).
-        kpoint_density: used when ``kpts`` is None; non-periodic directions get 1 k-point.
+        kpts: Monkhorst-Pack mesh; ``None`` chooses one from ``kpoint_density`` (k-points per Å⁻¹,
+            2π included, ASE's rule); non-periodic and vacuum directions get 1 k-point. The default
+            3.0 gives the shared data's meshes: 9x9 for graphene 1x1, 3x3 for 3x3 supercells.
         keywords: further OpenMX keywords written verbatim (defaults are those of the shared runs).
     """
 
@@ -66,7 +81,7 @@ class OpenMXSettings:
     data_path: str | None = None
     valence_electrons: dict[str, float] = field(default_factory=dict)
     kpts: tuple[int, int, int] | None = None
-    kpoint_density: float = 4.0
+    kpoint_density: float = 3.0
     keywords: dict[str, str] = field(default_factory=lambda: {
         "scf.XcType": "GGA-PBE",
         "scf.SpinPolarization": "off",
@@ -82,6 +97,7 @@ class OpenMXSettings:
         "scf.Mixing.StartPulay": "6",
         "scf.criterion": "1.0e-8",
         "MD.Type": "Nomd",
+        "orbitalOpt.Force.Skip": "on",
     })
 
     def __post_init__(self) -> None:
@@ -113,6 +129,29 @@ class OpenMXSettings:
                        kpts=kpts, keywords=keywords)
         return replace(settings, **overrides)
 
+    @classmethod
+    def for_elements(cls, elements, basis: dict[str, str] | None = None, **kwargs) -> "OpenMXSettings":
+        """Settings for these elements: ``basis`` where given, else :data:`DEFAULT_BASIS`; further
+        fields as keyword arguments. An element with no basis raises a ValueError that says so."""
+        basis = dict(basis or {})
+        missing = sorted(set(elements) - set(basis) - set(DEFAULT_BASIS))
+        if missing:
+            raise ValueError(f"no default OpenMX basis for {missing}: pass one per element, e.g. --basis "
+                             f"{missing[0]}={missing[0]}7.0-s2p2d1")
+        return cls(basis={el: basis.get(el, DEFAULT_BASIS.get(el)) for el in sorted(set(elements))}, **kwargs)
+
+    def check_data(self, elements) -> None:
+        """Raise OpenMXError if ``data_path`` lacks the PAO or VPS file of an element."""
+        if self.data_path is None:
+            raise OpenMXError("no DATA.PATH: set data_path to the DFT_DATA19 folder (with PAO/ and VPS/)")
+        root = Path(self.data_path)
+        for el in sorted(set(elements)):
+            pao = root / "PAO" / f"{ElementBasis.from_string(self.basis[el], element=el).pao_name}.pao"
+            vps = root / "VPS" / f"{self.vps_name(el)}.vps"
+            for path, what in ((pao, "radial basis (PAO)"), (vps, "pseudopotential (VPS)")):
+                if not path.is_file():
+                    raise OpenMXError(f"DATA.PATH {root} has no {what} file {path.name} for {el}")
+
     def vps_name(self, element: str) -> str:
         return self.vps.get(element, f"{element}_PBE19")
 
@@ -132,12 +171,12 @@ class OpenMXSettings:
         raise OpenMXError(f"{vps}: no 'valence.electron' line")
 
     def mesh_for(self, atoms: Atoms) -> tuple[int, int, int]:
-        """The k-mesh for ``atoms``: ``kpts`` if set, else from ``kpoint_density`` (1 along non-periodic axes)."""
+        """The k-mesh for ``atoms``: ``kpts`` if set, else from ``kpoint_density`` (1 along vacuum axes)."""
         if self.kpts is not None:
             return tuple(int(k) for k in self.kpts)
-        recip = np.linalg.norm(atoms.cell.reciprocal(), axis=1)  # 1/Å, without 2 pi
-        mesh = np.maximum(1, np.ceil(2 * np.pi * recip * self.kpoint_density)).astype(int)
-        return tuple(int(m) if p else 1 for m, p in zip(mesh, atoms.pbc))
+        periodic = atoms.copy()
+        periodic.pbc = np.asarray(atoms.pbc, dtype=bool) & ~vacuum_directions(atoms)
+        return tuple(int(m) for m in kptdensity2monkhorstpack(periodic, self.kpoint_density, even=False))
 
 
 def _block_rows(text: str, name: str) -> list[list[str]]:
@@ -152,11 +191,10 @@ def _block_rows(text: str, name: str) -> list[list[str]]:
     return rows
 
 
-def write_openmx_input(atoms: Atoms, folder: str | os.PathLike, settings: OpenMXSettings,
-                       system_name: str = "openmx") -> Path:
-    """Write ``folder/<system_name>.dat`` for ``atoms`` (Å) with ``HS.fileout on``; returns its path.
+def openmx_input(atoms: Atoms, settings: OpenMXSettings, system_name: str = "openmx") -> str:
+    """The OpenMX input text for ``atoms`` (Å) with ``HS.fileout on``.
 
-    The file is written atomically. Atoms without a basis in ``settings`` raise a ValueError naming them.
+    Atoms without a basis in ``settings`` raise a ValueError naming them.
     """
     symbols = atoms.get_chemical_symbols()
     missing = sorted(set(symbols) - set(settings.basis))
@@ -191,35 +229,53 @@ def write_openmx_input(atoms: Atoms, folder: str | os.PathLike, settings: OpenMX
     lines += ["Atoms.UnitVectors>", ""]
     lines += [f"{k} {v}" for k, v in settings.keywords.items() if k.lower() != "scf.kgrid"]
     lines.append(f"scf.Kgrid {mesh[0]} {mesh[1]} {mesh[2]}")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{system_name}.dat"
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return path
+    return "\n".join(lines) + "\n"
+
+
+def write_openmx_input(atoms: Atoms, folder: str | os.PathLike, settings: OpenMXSettings,
+                       system_name: str = "openmx") -> Path:
+    """Write ``folder/<system_name>.dat`` (:func:`openmx_input`) atomically; returns its path."""
+    return atomic_write_text(Path(folder) / f"{system_name}.dat", openmx_input(atoms, settings, system_name))
+
+
+def vacuum_directions(atoms: Atoms, gap: float = 5.0) -> np.ndarray:
+    """(3,) bool: cell directions that are not periodic, or along which the atoms leave an empty
+    slab at least ``gap`` Å thick (the vacuum of a 2D sheet written with pbc all True)."""
+    out = ~np.asarray(atoms.pbc, dtype=bool)
+    if len(atoms) == 0 or atoms.cell.rank < 3:
+        return np.ones(3, dtype=bool)
+    frac = np.sort(atoms.get_scaled_positions(wrap=True), axis=0)
+    volume = abs(np.linalg.det(atoms.cell.array))
+    for i in range(3):
+        gaps = np.diff(np.concatenate([frac[:, i], frac[:1, i] + 1.0]))
+        spacing = volume / np.linalg.norm(np.cross(*np.delete(atoms.cell.array, i, axis=0)))  # between lattice planes
+        out[i] |= gaps.max() * spacing >= gap
+    return out
+
+
+def perturb(atoms: Atoms, rng: np.random.Generator, sigma: float = 0.05, strain: float = 0.0) -> Atoms:
+    """A copy of ``atoms`` with a random strain, then Gaussian displacements.
+
+    Args:
+        sigma: standard deviation of each Cartesian displacement, Å.
+        strain: each strain component uniform in [-strain, strain] (0.02 = 2 %), symmetrised, along
+            the periodic directions that are not vacuum (:func:`vacuum_directions`).
+    """
+    frame = atoms.copy()
+    periodic = ~vacuum_directions(atoms)
+    eps = rng.uniform(-strain, strain, size=(3, 3)) if strain > 0 else np.zeros((3, 3))
+    eps = 0.5 * (eps + eps.T) * np.outer(periodic, periodic)
+    frame.set_cell(atoms.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+    frame.positions += rng.normal(0.0, sigma, size=frame.positions.shape)
+    return frame
 
 
 def perturbed_supercells(atoms: Atoms, reps: Sequence[int], n: int, sigma: float = 0.05,
                          strain: float = 0.0, seed: int = 0) -> list[Atoms]:
-    """``n`` copies of ``atoms.repeat(reps)`` with Gaussian displacements and random strain.
-
-    Args:
-        sigma: standard deviation of each Cartesian displacement, Å (periodic directions and z alike).
-        strain: each in-plane/periodic strain component uniform in [-strain, strain] (0.02 = 2 %);
-            non-periodic cell vectors are not strained.
-        seed: frames are reproducible: frame k uses ``numpy.random.default_rng([seed, k])``.
-    """
+    """``n`` copies of ``atoms.repeat(reps)`` perturbed by :func:`perturb`; frame k uses
+    ``numpy.random.default_rng([seed, k])``, so frames are reproducible one by one."""
     base = atoms.repeat(tuple(reps))
-    pbc = np.asarray(base.pbc)
-    frames = []
-    for k in range(n):
-        rng = np.random.default_rng([seed, k])
-        frame = base.copy()
-        eps = rng.uniform(-strain, strain, size=(3, 3)) if strain > 0 else np.zeros((3, 3))
-        eps = 0.5 * (eps + eps.T) * np.outer(pbc, pbc)
-        frame.set_cell(base.cell.array @ (np.eye(3) + eps), scale_atoms=True)
-        frame.positions += rng.normal(0.0, sigma, size=frame.positions.shape)
-        frames.append(frame)
-    return frames
+    return [perturb(base, np.random.default_rng([seed, k]), sigma, strain) for k in range(n)]
 
 
 def trajectory_frames(trajectory: str | os.PathLike, every: int = 1, start: int = 0,
@@ -251,23 +307,64 @@ def is_finished(folder: str | os.PathLike, system_name: str = "openmx") -> bool:
     return scfout.is_file() and out.is_file() and "Chemical potential" in out.read_text(errors="replace")
 
 
-def _openmx_command(openmx: str, nprocs: int, mpirun: str | None) -> list[str]:
-    exe = shutil.which(openmx)
+#: How to get OpenMX, for error messages.
+INSTALL_HINT = ("install OpenMX 3.9 (source and DFT_DATA19 at https://www.openmx-square.org), or on this project's "
+                "machines run ../shared/tools/openmx/install-runtime.sh and pass ../shared/tools/openmx/bin/openmx")
+
+
+def find_openmx(openmx: str | None = None) -> str:
+    """The OpenMX binary: ``openmx`` (a path or a name on PATH), else ``$DEEPH2_OPENMX``, else
+    ``openmx`` on PATH; an OpenMXError says how to install it."""
+    name = openmx or os.environ.get("DEEPH2_OPENMX") or "openmx"
+    exe = shutil.which(name)
     if exe is None:
-        raise OpenMXError(f"OpenMX binary {openmx!r} not found on PATH; install OpenMX 3.9 or pass openmx='/path/to/openmx'")
+        raise OpenMXError(f"OpenMX binary {name!r} not found: {INSTALL_HINT}")
+    return exe
+
+
+def default_data_path(openmx: str | None = None) -> Path | None:
+    """DFT_DATA19 beside the binary's folder (``bin/../DFT_DATA19``, as in ../shared/tools/openmx), or
+    ``$OPENMX_DATA_PATH``; None if neither exists."""
+    candidates = [os.environ.get("OPENMX_DATA_PATH")]
+    try:
+        candidates.append(str(Path(find_openmx(openmx)).resolve().parent.parent / "DFT_DATA19"))
+    except OpenMXError:
+        pass
+    for c in candidates:
+        if c and (Path(c) / "PAO").is_dir() and (Path(c) / "VPS").is_dir():
+            return Path(c)
+    return None
+
+
+def _openmx_command(openmx: str | None, nprocs: int, mpirun: str | None) -> list[str]:
+    exe = find_openmx(openmx)
     if nprocs > 1:
         launcher = shutil.which(mpirun or "mpirun")
         if launcher is None:
-            raise OpenMXError(f"{mpirun or 'mpirun'} not found on PATH; install MPI or use nprocs=1")
+            raise OpenMXError(f"{mpirun or 'mpirun'} not found on PATH; install MPI or use one process (np 1)")
         return [launcher, "-np", str(nprocs), exe]
     return [exe]
 
 
-def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str = "openmx", mpirun: str | None = None,
-               system_name: str = "openmx", threads: int = 1, timeout: float | None = None) -> Path:
-    """Run OpenMX in ``folder`` (input ``<system_name>.dat``); returns the ``.scfout`` path.
+def clean_outputs(folder: str | os.PathLike, system_name: str = "openmx", keep_results: bool = False) -> None:
+    """Remove OpenMX's outputs from ``folder``: all of them but the input (a run to redo), or with
+    ``keep_results`` only the bulky ones (:data:`BULKY_OUTPUTS`) of a finished run."""
+    folder = Path(folder)
+    patterns = BULKY_OUTPUTS if keep_results else (f"{system_name}*", "*.cube", "*_rst")
+    for pattern in patterns:
+        for path in folder.glob(pattern):
+            if path.name == f"{system_name}.dat":
+                continue
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
-    Raises OpenMXError naming the folder if the binary, DATA.PATH or the result is missing.
+
+def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str | None = None, mpirun: str | None = None,
+               system_name: str = "openmx", threads: int = 1, timeout: float | None = None) -> Path:
+    """Run OpenMX in ``folder`` (input ``<system_name>.dat``) from a clean folder; returns the ``.scfout``.
+
+    Outputs of an earlier, interrupted run are removed first. MPI runs as root are allowed (as in
+    containers) and may use more processes than cores. Raises OpenMXError naming the folder if the
+    binary, its libraries, DATA.PATH or the result is missing.
     """
     folder = Path(folder).resolve()
     dat = folder / f"{system_name}.dat"
@@ -279,11 +376,17 @@ def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str = "openmx
     if not (data_dir / "PAO").is_dir() or not (data_dir / "VPS").is_dir():
         raise OpenMXError(f"{dat}: DATA.PATH {data_path} has no PAO/ and VPS/ folders (resolved to {data_dir}); "
                           "set OpenMXSettings(data_path=...) to your DFT_DATA19")
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    clean_outputs(folder, system_name)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
     with open(folder / f"{system_name}.std", "w") as log:
         proc = subprocess.run(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
     if proc.returncode != 0 or not is_finished(folder, system_name):
-        raise OpenMXError(f"{folder}: OpenMX failed (exit code {proc.returncode}); see {system_name}.std")
+        tail = (folder / f"{system_name}.std").read_text(errors="replace")[-2000:]
+        if "error while loading shared libraries" in tail:
+            raise OpenMXError(f"{folder}: OpenMX cannot load its libraries: {INSTALL_HINT}")
+        last = next((ln.strip() for ln in reversed(tail.splitlines()) if ln.strip()), "")
+        raise OpenMXError(f"{folder}: OpenMX failed (exit code {proc.returncode}): {last[:200]}")
     return folder / f"{system_name}.scfout"
 
 

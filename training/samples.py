@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from ase_deeph2.model import ELCTConfig, GraphBatch, blocks_from_matrix, build_graph, collate
@@ -47,20 +46,3 @@ class Samples:
         items = [self[int(i)] for i in indices]
         graph = collate([g for g, _ in items]).to(device)
         return graph, torch.cat([t for _, t in items]).to(device)
-
-    def distance_ranges(self, indices: Sequence[int]) -> dict[str, list[float]]:
-        """{"C-C": [min, max]} bond lengths (Å) over the off-site pairs of the given structures."""
-        elements = self.config.elements
-        lo: dict[str, float] = {}
-        hi: dict[str, float] = {}
-        for i in indices:
-            graph, _ = self[int(i)]
-            d = graph.pair_vectors[graph.edges].norm(dim=1).numpy()
-            si = graph.species[graph.pair_i[graph.edges]].numpy()
-            sj = graph.species[graph.pair_j[graph.edges]].numpy()
-            for a, b in set(zip(si.tolist(), sj.tolist())):
-                sel = (si == a) & (sj == b)
-                key = f"{elements[a]}-{elements[b]}"
-                lo[key] = min(lo.get(key, np.inf), float(d[sel].min()))
-                hi[key] = max(hi.get(key, 0.0), float(d[sel].max()))
-        return {k: [lo[k], hi[k]] for k in sorted(lo)}

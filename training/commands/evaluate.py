@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ase_deeph2.model import blocks_from_matrix, build_graph, load_model
     from ..dataset import find_structures, read_structure
-    from ..distributed import resolve_device
+    from ase_deeph2.parallel import resolve_device
     from ..metrics import ErrorAccumulator
     from ..plots import plot_orbital_mae
 

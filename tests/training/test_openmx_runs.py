@@ -93,7 +93,7 @@ def test_prepare_and_run_with_a_stand_in_binary(tmp_path, settings, monkeypatch)
     folders = prepare_runs(frames, tmp_path / "runs", settings)
     assert [f.name for f in folders] == ["s0000", "s0001"]
     assert not any(is_finished(f) for f in folders)
-    with pytest.raises(OpenMXError, match="not found on PATH"):
+    with pytest.raises(OpenMXError, match="not found: install OpenMX 3.9"):
         run_openmx(folders[0], openmx="definitely-not-openmx")
     fake = _fake_openmx(tmp_path, run_dir("graphene_1x1"))
     result = run_openmx_all(folders, openmx=str(fake))

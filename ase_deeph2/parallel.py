@@ -1,7 +1,8 @@
-"""Process group handling for ``torchrun`` (DistributedDataParallel): gloo on CPU, nccl on GPU.
+"""Process groups for ``torchrun``: gloo on CPU, nccl on GPU; one owner for training (DDP) and
+inference (atom groups shared out over processes).
 
-Run ``torchrun --nproc_per_node N -m ase_deeph2.cli train config.toml`` (or ``deeph2 train`` under
-torchrun); a plain ``deeph2 train`` is one process and needs no process group.
+Run ``torchrun --nproc_per_node N -m ase_deeph2.cli train config.toml`` (or ``predict``); a plain
+command is one process and needs no process group.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     device = torch.device(preference)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"training.device = {preference!r} but CUDA is not available on this machine")
+        raise RuntimeError(f"device {preference!r} asked for, but CUDA is not available on this machine")
     return device
 
 
@@ -53,6 +54,14 @@ class Distributed:
             tensor.copy_(moved.cpu())
         else:
             dist.all_reduce(tensor, reduce_op)
+
+    def all_gather_object(self, obj) -> list:
+        """Every process's ``obj`` (picklable), in rank order ([obj] for one process)."""
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
 
     def barrier(self) -> None:
         if self.enabled:

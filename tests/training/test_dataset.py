@@ -39,7 +39,7 @@ def test_bad_structures_are_skipped_with_a_reason(tmp_path):
     info = build_cache(runs, tmp_path / "c.h5")
     reasons = dict(info["skipped"])
     assert info["n_structures"] == 1
-    assert "no finished .scfout" in reasons[str(runs / "unfinished")]
+    assert "no .scfout (an unfinished OpenMX run" in reasons[str(runs / "unfinished")]
     assert "element Mo is not in the training basis" in reasons[str(runs / "zother")]
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -36,9 +37,12 @@ def test_training_lowers_the_error_and_writes_its_outputs(tmp_path):
     assert saved["test_set"]["mae_meV"] == pytest.approx(metrics["test_set"]["mae_meV"])
     assert set(saved["shell_mae_meV"]["C-C"]) == {"00", "01", "02", "10", "11", "12", "20", "21", "22"}
     loaded = load_model(out / "model.pt", device="cpu")
-    lo, hi = loaded.metadata["distance_range"]["C-C"]
-    assert 1.2 < lo < 1.6 and 5.5 < hi < 2 * 3.18
-    assert loaded.metadata["validation_mae_meV"] == pytest.approx(trainer.state["best_val"])
+    counts = np.asarray(loaded.metadata.domain.pair_counts["C-C"])
+    seen = np.flatnonzero(counts) * loaded.metadata.domain.bin_width
+    assert 1.2 < seen.min() < 1.6 and 5.5 < seen.max() < 2 * 3.18  # bonds up to the C6.0 + C6.0 cutoff
+    assert set(loaded.metadata.domain.feature_mean) == {"C"} and loaded.metadata.valence_electrons == {"C": 4.0}
+    assert loaded.metadata.training["validation_mae_meV"] == pytest.approx(trainer.state["best_val"])
+    assert loaded.metadata.training["test_set"]["mae_meV"] == pytest.approx(metrics["test_set"]["mae_meV"])
 
 
 def test_stop_mid_epoch_and_resume_reproduce_the_uninterrupted_run(tmp_path):

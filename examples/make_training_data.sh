@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Remakes every corpus the shipped models were trained and tested on (real OpenMX 3.9 runs, the
+# settings of ../shared/data: GGA-PBE, 200 Ry, SCF criterion 1e-8, 300 K, forces skipped; 3x3 k).
+# Each `deeph2 dft` resumes: run it again after an interruption. Wall time on 2 cores, alone on the
+# machine with one OpenMX process at a time: see the model cards (about 12 CPU-hours in all).
+#
+#   OPENMX=/path/to/openmx DATA_PATH=/path/to/DFT_DATA19 bash examples/make_training_data.sh [OUT]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-${DEEPH2_DATA:-$HOME/deeph2-data}}
+openmx=${OPENMX:-$here/../../shared/tools/openmx/bin/openmx}
+data=${DATA_PATH:-$(dirname "$(dirname "$openmx")")/DFT_DATA19}
+common=(--openmx "$openmx" --data-path "$data" --kpts 3 3 1)
+mkdir -p "$out/structures"
+python - "$out/structures" <<'PY'
+import sys
+from ase.build import graphene, mx2
+from ase.io import write
+from ase_deeph2.training.structures import sliding_bilayers
+folder = sys.argv[1]
+write(f"{folder}/graphene.traj", graphene(a=2.46, vacuum=7.5))                 # the shared corpus' cell
+write(f"{folder}/mos2.traj", mx2("MoS2", kind="2H", a=3.19, thickness=3.12, vacuum=(20 - 3.12) / 2))
+write(f"{folder}/bilayer_graphene_3x3.traj", sliding_bilayers(64, seed=22))     # AA, AB, saddle, then random
+PY
+# graphene: new 3x3 seeds (held out), 4x4 (7 for training, 3 held out), 5x5 (held out: a size never trained on)
+deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_3x3_k3" --supercell 3 3 1 --count 5 --seed 33 "${common[@]}"
+deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 4 1 --count 10 --seed 44 "${common[@]}"
+deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 6 --seed 55 "${common[@]}"
+# MoS2 3x3 (beside the shared mos2_3x3 corpus)
+deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 12 --seed 2026 "${common[@]}"
+# bilayer graphene 3x3: sliding and interlayer distance from the trajectory, then σ = 0.05 Å, ±2 % strain
+deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3" --every 1 \
+    --count 24 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"

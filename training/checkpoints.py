@@ -1,0 +1,64 @@
+"""Training checkpoints: everything to continue a run exactly (weights, optimiser, schedule, EMA,
+random state, progress), written atomically and read back without executing code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from ase_deeph2.files import atomic_path
+
+if TYPE_CHECKING:
+    from .loop import Trainer
+
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "plain"]
+
+CHECKPOINT_FORMAT = "ase_deeph2-checkpoint"
+
+
+def plain(obj):
+    """Config data with tuples as lists and paths as strings (loadable with weights_only=True)."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return str(obj) if isinstance(obj, Path) else obj
+
+
+def save_checkpoint(path: Path, trainer: "Trainer") -> None:
+    """Write the trainer's full state to ``path`` atomically."""
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    state = {
+        "format": CHECKPOINT_FORMAT, "version": 1, "run_config": plain(trainer.cfg.to_dict()),
+        "model_config": trainer.model_config.to_dict(), "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(), "scheduler": trainer.scheduler.state_dict(),
+        "ema": trainer.ema.state_dict() if trainer.ema is not None else None, "rng": rng, "state": trainer.state,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, trainer: "Trainer") -> None:
+    """Restore the trainer from ``path``; a checkpoint of another model configuration is refused."""
+    ckpt = torch.load(path, map_location=trainer.dist.device, weights_only=True)
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a training checkpoint of ase_deeph2")
+    ours = {k: v for k, v in trainer.model_config.to_dict().items() if k != "avg_neighbors"}
+    theirs = {k: v for k, v in ckpt["model_config"].items() if k != "avg_neighbors"}
+    if ours != theirs:
+        raise ValueError(f"{path}: checkpoint was made with another model configuration; use a new output "
+                         "folder or delete the checkpoints to start over")
+    trainer.model_config.avg_neighbors = ckpt["model_config"]["avg_neighbors"]
+    trainer.model.load_state_dict(ckpt["model"])
+    trainer.optimizer.load_state_dict(ckpt["optimizer"])
+    trainer.scheduler.load_state_dict(ckpt["scheduler"])
+    if trainer.ema is not None and ckpt["ema"] is not None:
+        trainer.ema.load_state_dict(ckpt["ema"])
+    torch.set_rng_state(ckpt["rng"]["torch"].cpu())
+    if "cuda" in ckpt["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([r.cpu() for r in ckpt["rng"]["cuda"]])
+    trainer.state = ckpt["state"]
