@@ -1,106 +1,166 @@
-"""Accuracy of a model against DFT on structures it was not trained on: H errors, bands, Fermi level.
+"""Accuracy of the shipped models against real OpenMX runs they never saw: H errors, bands, E_F, gaps.
 
-    python benchmarks/pretrained_accuracy.py [--model graphene-openmx] [--card card.json]
+    python benchmarks/pretrained_accuracy.py [--model NAME ...] [--data ~/deeph2-data] [--card]
 
-Held-out structures: the test split of the training corpus (names from the model's metadata),
-and the OpenMX runs in ../shared/data/openmx/runs of the model's elements (graphene 1x1: a cell
-smaller than any training cell; graphene 3x3 perturbed: a new seed, unstrained). For each: MAE of
-H(R) over all block entries (meV), eigenvalue errors at the OpenMX k mesh for the states within
-±1 eV of E_F and for all occupied states (meV), and the Fermi level error (meV), both calculators
-using the same k mesh. With ``--card`` the numbers are merged into that JSON file (the model card).
+For each model, the held-out structures listed in HELD_OUT (DeepH folders made by ``deeph2 dft``
+under ``--data``, see ``examples/make_training_data.sh``, and runs in ../shared/data) are predicted
+and compared with DFT:
+
+* H: MAE over all block entries, on-site and off-site, per species pair and per (l1, l2) shell
+  (meV); for bilayers also the interlayer blocks (atoms more than 2 Å apart in z);
+* bands at the run's own SCF k mesh: the states within ±1 eV of E_F (metals) or within 1 eV of
+  the gap edges (insulators): MAE and max (meV); the Fermi level, and the gap with the k points of
+  the band edges.
+
+Results are printed per structure and per group (e.g. graphene 3x3 / 4x4 / 5x5); ``--card``
+merges them into the model card (ase_deeph2/pretrained/NAME.json). The last line is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ase_deeph2 import DeepH2Calculator, HamiltonianCalculator
-from ase_deeph2.io import read_deeph, read_scfout
-from ase_deeph2.io.openmx import parse_openmx_input
+from ase_deeph2.files import atomic_write_text
+from ase_deeph2.io import parse_openmx_input, read_source
+from ase_deeph2.model import blocks_from_matrix, build_graph
+from ase_deeph2.pretrained import HERE as PRETRAINED
+from ase_deeph2.training.metrics import ErrorAccumulator
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("DEEPH2_DATA", Path.home() / "deeph2-data"))
+
+#: model -> group -> held-out sources (DATA- or SHARED-relative); none of them is in the training data.
+HELD_OUT = {
+    "graphene-openmx": {
+        "3x3": ["openmx/runs/graphene_3x3_perturbed", *[f"@graphene_3x3_k3/deeph/s{k:04d}" for k in range(5)]],
+        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9)],
+        "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in range(6)],
+        "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
+    },
+    "mos2-openmx": {
+        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(8, 12)],
+        "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
+        "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
+    },
+    "bilayer-graphene-openmx": {
+        "3x3": [f"@bilayer_graphene_3x3/deeph/s{k:04d}" for k in range(20, 24)],
+    },
+}
 
 
-def held_out(calc: DeepH2Calculator) -> dict[str, object]:
-    """name -> HamiltonianData of the held-out structures available here."""
-    meta = calc.loaded.metadata
-    trained = {Path(n).name for n in meta.get("trained_on", [])}
-    validation = {Path(n).name for n in meta.get("validation_on", [])}
-    out = {}
-    corpus = SHARED / "graphene3x3"
-    if corpus.is_dir():
-        for folder in sorted(corpus.iterdir()):
-            if folder.is_dir() and folder.name not in trained and folder.name not in validation:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # the corpus' orbital order is repaired with a warning
-                    out[folder.name] = read_deeph(folder)
-    for run in ("graphene_1x1", "graphene_3x3_perturbed"):
-        path = SHARED / "openmx" / "runs" / run / "openmx.scfout"
-        if path.is_file():
-            out[run] = read_scfout(path)
+def resolve(item: str) -> Path:
+    return DATA / item[1:] if item.startswith("@") else SHARED / item
+
+
+def h_errors(calc: DeepH2Calculator, data) -> dict:
+    """MAE of the predicted H (meV): total, on/off-site, per species pair and (l1, l2) shell, interlayer."""
+    predicted = calc.get_hamiltonian(data.atoms).aligned_to(data.hamiltonian)
+    graph = build_graph(data.atoms, calc.loaded.config, pairs=data.hamiltonian.pairs)
+    acc = ErrorAccumulator(calc.loaded.config.basis_set)
+    acc.add(graph, blocks_from_matrix(predicted, graph), blocks_from_matrix(data.hamiltonian, graph))
+    summary = acc.summary()
+    out = {"mae": summary["mae_meV"], "onsite": summary["onsite_mae_meV"], "offsite": summary["offsite_mae_meV"],
+           "max": summary["max_meV"], "species_pairs": summary["species_pairs_meV"],
+           "shells": {f"{acc.elements[a]}-{acc.elements[b]}": {f"{l1}{l2}": v for (l1, l2), v in acc.shell_mae(a, b).items()}
+                      for a in range(len(acc.elements)) for b in range(len(acc.elements))
+                      if float(acc.count[:, a, b].sum())}}
+    z = data.atoms.positions[:, 2]
+    inter = np.flatnonzero(np.abs(z[data.hamiltonian.pairs[:, 3]] - z[data.hamiltonian.pairs[:, 4]]) > 2.0)
+    if len(inter):
+        out["interlayer"] = predicted.select(inter).error_stats(data.hamiltonian.select(inter))["mae"] * 1000
     return out
 
 
-def mesh_of(data) -> tuple[int, int, int]:
-    text = data.info.get("input_text") or ""
-    if text:
-        kw = parse_openmx_input(text, data.source)["keywords"]
-        if "scf.kgrid" in kw:
-            return tuple(int(x) for x in kw["scf.kgrid"].split()[:3])
-    return (3, 3, 1)
-
-
-def compare(calc: DeepH2Calculator, data) -> dict:
-    h_pred = calc.get_hamiltonian(data.atoms)
-    h_dft = data.hamiltonian
-    mae = h_pred.error_stats(h_dft)["mae"] * 1000
-    kpts = {"size": mesh_of(data), "gamma": False}
+def band_errors(calc: DeepH2Calculator, data) -> dict:
+    """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh."""
+    grid = data.info.get("keywords", {}).get("scf.kgrid")
+    dat = Path(data.source) / "openmx.dat"
+    if grid is None and dat.is_file():  # a DeepH folder made by deeph2 dft keeps the OpenMX input
+        grid = parse_openmx_input(dat.read_text(), str(dat))["keywords"].get("scf.kgrid")
+    mesh = tuple(int(x) for x in grid.split()[:3]) if grid else (3, 3, 1)
+    kpts = {"size": mesh, "gamma": False}
     dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)
-    pred = DeepH2Calculator(calc.loaded, kpts=kpts, symmetry=False, check_domain=False)
+    dft.atoms.calc = dft
     atoms = data.atoms.copy()
-    atoms.calc = pred
-    ef_dft, ef_pred = dft.get_fermi_level(), pred.get_fermi_level()
-    e_dft, e_pred = dft.results["eigenvalues"], pred.results["eigenvalues"]
-    near = np.abs(e_dft - ef_dft) < 1.0
-    occupied = e_dft < ef_dft
-    return {"atoms": len(data.atoms), "h_mae_meV": mae,
-            "bands_within_1eV_of_EF_max_meV": float(np.abs(e_pred - e_dft)[near].max() * 1000),
-            "bands_within_1eV_of_EF_mae_meV": float(np.abs(e_pred - e_dft)[near].mean() * 1000),
-            "occupied_bands_mae_meV": float(np.abs(e_pred - e_dft)[occupied].mean() * 1000),
-            "fermi_level_error_meV": float((ef_pred - ef_dft) * 1000)}
+    atoms.calc = DeepH2Calculator(calc.loaded, kpts=kpts, symmetry=False, check_domain=False)
+    ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
+    e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
+    gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
+    if gap_dft.gap > 0.1:  # insulator: within 1 eV of the band edges
+        near = (e_dft > gap_dft.vbm - 1.0) & (e_dft < gap_dft.cbm + 1.0)
+    else:
+        near = np.abs(e_dft - ef_dft) < 1.0
+    err = np.abs(e_pred - e_dft)[near] * 1000
+    return {"bands_near_EF_mae": float(err.mean()), "bands_near_EF_max": float(err.max()), "states": int(near.sum()),
+            "fermi_level_error": float((ef_pred - ef_dft) * 1000), "gap_dft_eV": gap_dft.gap,
+            "gap_error": float((gap_pred.gap - gap_dft.gap) * 1000),
+            "band_edges_at_same_k": bool(np.allclose(gap_pred.k_vbm, gap_dft.k_vbm) and
+                                         np.allclose(gap_pred.k_cbm, gap_dft.k_cbm))}
+
+
+def evaluate(name: str) -> dict:
+    calc = DeepH2Calculator(name, device="cpu", dtype="float64", check_domain=False)
+    groups = {}
+    for group, items in HELD_OUT[name].items():
+        rows = {}
+        for item in items:
+            path = resolve(item)
+            if not path.exists():
+                print(f"  (skipped {path}: not here; examples/make_training_data.sh remakes it)")
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # orbital-order repair of old corpora
+                data = read_source(path)
+            rows[item] = r = {"atoms": len(data.atoms), "h_meV": h_errors(calc, data), **band_errors(calc, data)}
+            inter = f", interlayer {r['h_meV']['interlayer']:.3f}" if "interlayer" in r["h_meV"] else ""
+            print(f"{name} {group:15s} {Path(item).name:24s} {r['atoms']:4d} atoms: H MAE {r['h_meV']['mae']:.3f} meV "
+                  f"(on-site {r['h_meV']['onsite']:.3f}, off-site {r['h_meV']['offsite']:.3f}{inter}) | bands near "
+                  f"E_F MAE {r['bands_near_EF_mae']:.2f}, max {r['bands_near_EF_max']:.2f} meV | E_F "
+                  f"{r['fermi_level_error']:+.2f} meV | gap {r['gap_dft_eV']:.3f} eV {r['gap_error']:+.1f} meV", flush=True)
+        if rows:
+            groups[group] = {"structures": rows,
+                             "h_mae_meV": float(np.mean([r["h_meV"]["mae"] for r in rows.values()])),
+                             "bands_near_EF_max_meV": float(max(r["bands_near_EF_max"] for r in rows.values())),
+                             "bands_near_EF_mae_meV": float(np.mean([r["bands_near_EF_mae"] for r in rows.values()])),
+                             "fermi_level_max_error_meV": float(max(abs(r["fermi_level_error"]) for r in rows.values())),
+                             "gap_max_error_meV": float(max(abs(r["gap_error"]) for r in rows.values()))}
+            if any("interlayer" in r["h_meV"] for r in rows.values()):
+                groups[group]["interlayer_h_mae_meV"] = float(np.mean([r["h_meV"]["interlayer"] for r in rows.values()]))
+            g = groups[group]
+            print(f"{name} {group}: {len(rows)} structures, H MAE {g['h_mae_meV']:.3f} meV, bands near E_F max "
+                  f"{g['bands_near_EF_max_meV']:.2f} meV, E_F within {g['fermi_level_max_error_meV']:.2f} meV", flush=True)
+    return groups
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="graphene-openmx")
-    parser.add_argument("--card", type=Path, default=None)
+    parser.add_argument("--model", nargs="*", default=None, help="default: every shipped model with held-out data")
+    parser.add_argument("--card", action="store_true", help="merge the figures into each model's card")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    calc = DeepH2Calculator(args.model, device="cpu", dtype="float64")
+    torch.set_num_threads(args.threads)
+    from ase_deeph2.pretrained import available
+    names = args.model or [n for n in available() if n in HELD_OUT]
     results = {}
-    for name, data in held_out(calc).items():
-        results[name] = r = compare(calc, data)
-        print(f"{name:28s} {r['atoms']:4d} atoms: H MAE {r['h_mae_meV']:6.2f} meV | bands within 1 eV of E_F: "
-              f"MAE {r['bands_within_1eV_of_EF_mae_meV']:6.2f}, max {r['bands_within_1eV_of_EF_max_meV']:6.1f} meV | "
-              f"occupied MAE {r['occupied_bands_mae_meV']:6.2f} meV | E_F {r['fermi_level_error_meV']:+6.1f} meV",
-              flush=True)
-    corpus = [r for n, r in results.items() if n.startswith("graphene3x3")]
-    summary = {"held_out": results}
-    if corpus:
-        summary["test_split_h_mae_meV"] = float(np.mean([r["h_mae_meV"] for r in corpus]))
-        summary["test_split_bands_near_EF_mae_meV"] = float(np.mean([r["bands_within_1eV_of_EF_mae_meV"] for r in corpus]))
-        print(f"test split ({len(corpus)} structures): H MAE {summary['test_split_h_mae_meV']:.2f} meV, bands near E_F "
-              f"MAE {summary['test_split_bands_near_EF_mae_meV']:.2f} meV")
-    if args.card:
-        card = json.loads(args.card.read_text()) if args.card.is_file() else {}
-        card["accuracy"] = summary
-        args.card.write_text(json.dumps(card, indent=1))
-        print(f"updated {args.card}")
-    print(json.dumps({"benchmark": "pretrained_accuracy", "model": args.model, **summary}))
+    for name in names:
+        results[name] = evaluate(name)
+        if args.card:
+            path = PRETRAINED / f"{name}.json"
+            card = json.loads(path.read_text()) if path.is_file() else {}
+            card["held_out"] = results[name]
+            atomic_write_text(path, json.dumps(card, indent=1))
+            print(f"updated {path}")
+    print(json.dumps({"benchmark": "pretrained_accuracy", "results": {
+        n: {g: {k: v for k, v in r.items() if k != "structures"} for g, r in groups.items()}
+        for n, groups in results.items()}}))
 
 
 if __name__ == "__main__":
