@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from ase import Atoms
 from vesin import NeighborList
 
-__all__ = ["Pairs", "overlap_pairs", "MIN_DISTANCE"]
+__all__ = ["Pairs", "overlap_pairs", "core_groups", "halo", "MIN_DISTANCE"]
 
 #: Atoms closer than this (Å) are "on top of each other": no NAO code can handle them.
 MIN_DISTANCE = 0.1
@@ -85,3 +86,41 @@ def overlap_pairs(atoms: Atoms, cutoffs: np.ndarray, include_self: bool = True,
     pairs = np.concatenate([shifts, i[:, None], j[:, None]], axis=1)
     order = np.lexsort((pairs[:, 2], pairs[:, 1], pairs[:, 0], pairs[:, 4], pairs[:, 3]))
     return Pairs(pairs[order], np.ascontiguousarray(vectors[order]))
+
+
+def core_groups(positions: np.ndarray, size: int) -> list[np.ndarray]:
+    """Split atoms into spatially compact groups of at most ``size`` by recursive bisection.
+
+    Args:
+        positions: (N, 3) Cartesian positions in Å (wrapped or not: only compactness matters).
+        size: largest group.
+    Returns: sorted atom-index arrays covering range(N) once.
+    """
+    groups, todo = [], [np.arange(len(positions))]
+    while todo:
+        idx = todo.pop()
+        if len(idx) <= size:
+            groups.append(np.sort(idx))
+            continue
+        p = positions[idx]
+        axis = int(np.argmax(p.max(axis=0) - p.min(axis=0)))
+        order = idx[np.argsort(p[:, axis], kind="stable")]
+        half = len(order) // 2
+        todo += [order[:half], order[half:]]
+    return sorted(groups, key=lambda g: int(g[0]))
+
+
+def halo(pairs: np.ndarray, n_atoms: int, core: np.ndarray, hops: int) -> np.ndarray:
+    """Sorted indices of the atoms within ``hops`` pair-graph hops of ``core`` (core included).
+
+    Args:
+        pairs: (P, 5) (R1, R2, R3, i, j) pairs, both orders present; translations are ignored
+            (an atom stands for all its periodic images).
+    """
+    adjacency = sp.csr_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 3], pairs[:, 4])),
+                              shape=(n_atoms, n_atoms))
+    inside = np.zeros(n_atoms, dtype=bool)
+    inside[core] = True
+    for _ in range(hops):
+        inside |= (adjacency @ inside.astype(np.int8)) > 0
+    return np.flatnonzero(inside)

@@ -96,7 +96,7 @@ def _write_rows(path: Path, rows: list[FrameResult]) -> None:
 def analyse_trajectory(trajectory: str | PathLike, model, out: str | PathLike, every: int = 1,
                        frames: str | None = None, window: float = 0.5, width: float = 0.05, kpts=None,
                        method: str = "auto", nbands: int | None = None, progress: bool = True,
-                       **calculator_kwargs) -> list[FrameResult]:
+                       local: dict | None = None, **calculator_kwargs) -> list[FrameResult]:
     """Per-frame electronic structure of a trajectory (any format ASE reads); see the module docstring.
 
     Args:
@@ -104,7 +104,10 @@ def analyse_trajectory(trajectory: str | PathLike, model, out: str | PathLike, e
         window: half-width (eV) of the energy window around E_F for the DOS and the state count.
         width: Gaussian broadening of the DOS (eV).
         kpts, method, nbands: as for :class:`~ase_deeph2.calculator.DeepH2Calculator` (large
-            supercells get Γ only from the default density).
+            supercells get Γ only from the default density); ``method="local"`` takes E_F and the
+            DOS from local clusters (:mod:`ase_deeph2.electronic.local`: linear scaling, for cells
+            too large to factorise; no gap is reported then).
+        local: ``{"core_size": ..., "buffer": Å}`` for ``method="local"``.
     Returns: the rows of every selected frame (done now or before).
     """
     from .calculator import DeepH2Calculator, OutOfDomainWarning
@@ -122,7 +125,7 @@ def analyse_trajectory(trajectory: str | PathLike, model, out: str | PathLike, e
     curves = {int(f): d for f, d in zip(stored["frames"], stored["dos"])} if stored is not None and \
         np.array_equal(stored["energies"], grid) else {}
     todo = [i for i in selected if i not in rows or i not in curves]
-    kw = dict(calculator_kwargs, method=method, kpts=kpts)
+    kw = dict(calculator_kwargs, method="auto" if method == "local" else method, kpts=kpts)
     if nbands is not None:
         kw["nbands"] = nbands
     calc = DeepH2Calculator(model, **kw) if todo else None
@@ -133,24 +136,17 @@ def analyse_trajectory(trajectory: str | PathLike, model, out: str | PathLike, e
         atoms.calc = calc
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OutOfDomainWarning)
-            es = calc.electronic_structure()
-            mesh = es.on_mesh(calc.fermi_spec())
-        ef = mesh.fermi_level
-        gap = es.band_gap(calc.fermi_spec(), special_points=False)
-        energies, dos = es.dos(calc.fermi_spec(), ef - window, ef + window, len(grid), width)
-        eig = mesh.eigenvalues
-        lo = float(np.nanmax(eig[..., 0])) if mesh.method == "sparse" else -np.inf
-        hi = float(np.nanmin(np.nanmax(eig, axis=2))) if mesh.method == "sparse" else np.inf
-        curve = np.where((energies >= lo + 3 * width) & (energies <= hi - 3 * width), dos["total"], np.nan)
-        inside = (np.abs(eig - ef) <= window) & np.isfinite(eig)
-        states = float(es.spin_degeneracy * np.sum(inside * mesh.weights[None, :, None]))
+            if method == "local":
+                ef, gap_value, metal, curve, states, lo, hi = _local_frame(calc, atoms, grid, window, width, local or {})
+            else:
+                ef, gap_value, metal, curve, states, lo, hi = _mesh_frame(calc, grid, window, width)
         report = calc.domain_report
         domain = "; ".join(report.messages()) if report else "inside"
         if report:
             findings.append((index, domain))
         time_value = atoms.info.get("time")
         rows[index] = FrameResult(index, None if time_value is None else float(time_value), len(atoms), ef,
-                                  gap.gap, int(gap.metal), float(np.interp(0.0, grid, curve)), states,
+                                  gap_value, metal, float(np.interp(0.0, grid, curve)), states,
                                   max(lo - ef, -window), min(hi - ef, window), domain,
                                   time.perf_counter() - t0)
         curves[index] = curve
@@ -168,6 +164,35 @@ def analyse_trajectory(trajectory: str | PathLike, model, out: str | PathLike, e
                       f"{findings[0][0]}: {findings[0][1]}); see the 'domain' column of {out / 'frames.csv'}",
                       OutOfDomainWarning, stacklevel=2)
     return done
+
+
+def _mesh_frame(calc, grid: np.ndarray, window: float, width: float) -> tuple:
+    """E_F, gap, metal, DOS on ``grid`` (E - E_F; NaN beyond a sparse window), states in the window,
+    and the range of the computed states, from the calculator's k mesh."""
+    es = calc.electronic_structure()
+    mesh = es.on_mesh(calc.fermi_spec())
+    ef = mesh.fermi_level
+    gap = es.band_gap(calc.fermi_spec(), special_points=False)
+    energies, dos = es.dos(calc.fermi_spec(), ef - window, ef + window, len(grid), width)
+    eig = mesh.eigenvalues
+    lo = float(np.nanmax(eig[..., 0])) if mesh.method == "sparse" else -np.inf
+    hi = float(np.nanmin(np.nanmax(eig, axis=2))) if mesh.method == "sparse" else np.inf
+    curve = np.where((energies >= lo + 3 * width) & (energies <= hi - 3 * width), dos["total"], np.nan)
+    inside = (np.abs(eig - ef) <= window) & np.isfinite(eig)
+    states = float(es.spin_degeneracy * np.sum(inside * mesh.weights[None, :, None]))
+    return ef, gap.gap, int(gap.metal), curve, states, lo, hi
+
+
+def _local_frame(calc, atoms, grid: np.ndarray, window: float, width: float, options: dict) -> tuple:
+    """The same from local clusters (no gap: NaN)."""
+    from .electronic.local import local_spectrum
+
+    h, s = calc.get_hamiltonian(), calc.get_overlap()
+    spectrum = local_spectrum(h, s, atoms, calc.n_electrons, progress=False, **options)
+    ef = spectrum.fermi_level
+    _, curve = spectrum.dos(ef - window, ef + window, len(grid), width)
+    states = float(spectrum.spin_degeneracy * spectrum.weights[np.abs(spectrum.energies - ef) <= window].sum())
+    return ef, float("nan"), 0, curve, states, -np.inf, np.inf
 
 
 def _plots(rows: list[FrameResult], grid: np.ndarray, curves: dict, out: Path, new_axes, save_figure) -> None:

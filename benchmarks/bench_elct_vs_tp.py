@@ -30,7 +30,13 @@ from ase_deeph2.io import read_scfout
 from ase_deeph2.model import ELCT, ELCTConfig, blocks_from_matrix, build_graph
 from ase_deeph2.model.frames import EdgeFrames
 from ase_deeph2.model.layers import RadialMLP, SO2Linear
-from ase_deeph2.so3 import spherical_harmonics
+from ase_deeph2.model.layout import FeatureLayout
+
+
+def spherical_harmonics(lmax: int, vectors: torch.Tensor) -> torch.Tensor:
+    """e3nn's real SH of physical vectors (fed as (y, z, x), DESIGN.md), component normalisation."""
+    return o3.spherical_harmonics(list(range(lmax + 1)), vectors[:, [1, 2, 0]], normalize=True,
+                                  normalization="component")
 
 RUN = Path(__file__).resolve().parents[2] / "shared" / "data" / "openmx" / "runs" / "graphene_3x3_perturbed"
 LOCAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "graphene_1x1"
@@ -54,10 +60,9 @@ def load_structure(reps):
 
 
 class ELCTLayer(nn.Module):
-    def __init__(self, lmax: int, channels: int, mmax: int | None = None):
+    def __init__(self, layout: FeatureLayout, channels: int):
         super().__init__()
-        self.lmax = lmax
-        self.so2 = SO2Linear(lmax, lmax if mmax is None else mmax, channels, channels)
+        self.so2 = SO2Linear(layout, channels, channels)
 
     def forward(self, x, frames: EdgeFrames):
         return frames.to_global(self.so2(frames.to_local(x)))
@@ -69,15 +74,16 @@ def layer_benchmark(graph, lmax: int, channels: int, repeats: int, mmax: int | N
     vectors = graph.pair_vectors[graph.edges]
     n_edges = len(vectors)
     x = torch.randn(n_edges, (lmax + 1) ** 2, channels, requires_grad=True)
-    elct = ELCTLayer(lmax, channels, mmax)
-    frames = EdgeFrames(vectors, lmax, torch.float32)
+    layout = FeatureLayout(lmax, lmax if mmax is None else mmax)
+    elct = ELCTLayer(layout, channels)
+    frames = EdgeFrames(vectors, layout, torch.float32)
     irreps = o3.Irreps([(channels, (l, (-1) ** l)) for l in range(lmax + 1)])
     tp = o3.FullyConnectedTensorProduct(irreps, o3.Irreps.spherical_harmonics(lmax), irreps)
     x_e3nn = torch.randn(n_edges, irreps.dim, requires_grad=True)  # e3nn's own (l, channel, m) layout
     sh = spherical_harmonics(lmax, vectors).float()
     t_elct = timed(lambda: elct(x, frames).square().sum().backward(), repeats)
     t_tp = timed(lambda: tp(x_e3nn, sh).square().sum().backward(), max(1, repeats // 2))
-    t_frames = timed(lambda: EdgeFrames(vectors, lmax, torch.float32), repeats)
+    t_frames = timed(lambda: EdgeFrames(vectors, layout, torch.float32), repeats)
     t_sh = timed(lambda: spherical_harmonics(lmax, vectors).float(), repeats)
     return {"lmax": lmax, "mmax": lmax if mmax is None else mmax, "channels": channels, "edges": n_edges, "elct_s": t_elct, "e3nn_tp_s": t_tp,
             "speedup": t_tp / t_elct, "frames_s": t_frames, "sh_s": t_sh,
@@ -141,6 +147,7 @@ class TPModel(ELCT):
         L, C = self.config.lmax, self.config.channels
         ctx, envelope = self._edges(graph, gamma)
         x, e = self._embed(graph, ctx)
+        e = ctx.frames.to_global(e)  # the TP blocks work in the global frame
         sh = spherical_harmonics(L, graph.pair_vectors[graph.edges]).to(x.dtype)
         flat = lambda f: torch.cat([f[:, l * l:(l + 1) ** 2].transpose(1, 2).reshape(len(f), -1) for l in range(L + 1)], 1)
         x, e = flat(x), flat(e)

@@ -1,80 +1,105 @@
-"""From OpenMX runs to a model, in three steps (each resumable).
+"""Your own material, from a structure file to a model and its bands: OpenMX data, training, use.
 
-    # 1. inputs for 50 perturbed 3x3 graphene supercells, with the settings of a reference run
-    python examples/train_from_openmx.py prepare --reference ../shared/data/openmx/runs/graphene_1x1/openmx.dat \\
-        --runs runs/graphene --n 50 --data-path /path/to/DFT_DATA19
-    # 2. run OpenMX 3.9 on them (skips finished runs; needs the openmx binary)
-    python examples/train_from_openmx.py run --runs runs/graphene --nprocs 2
-    # 3. train on every finished run (or on a DeepH-format corpus) and report held-out errors
-    python examples/train_from_openmx.py train --runs ../shared/data/graphene3x3 --out runs/model --minutes 10
+    python examples/train_from_openmx.py STRUCTURE -o OUT [--supercell 2 2 1] [--count 12]
+        [--openmx /path/to/openmx] [--data-path /path/to/DFT_DATA19] [--minutes 10]
 
-Step 3 is ``deeph2 train config.toml`` with a configuration written for you; ``--pao`` stores the
-exact overlap tables in the model so that ``DeepH2Calculator("runs/model/model.pt")`` works anywhere.
+1. ``deeph2 dft``: perturbed copies of STRUCTURE (σ = 0.05 Å, ±2 % strain) run with OpenMX and
+   converted to checked DeepH folders in OUT/data (resumable; the OpenMX defaults are those of
+   the shipped models' data, with --cutoff to go faster);
+2. ``deeph2 train``: a small ELCT on OUT/data/deeph, with the exact overlap tables of the basis in
+   the model file (OUT/model/model.pt, learning curves and orbital-wise errors beside it);
+3. the model on a structure it never saw (a new perturbed copy): H error against a fresh OpenMX
+   run of it, and its band structure (OUT/bands.png).
+
+Without STRUCTURE's elements in DFT_DATA19 (H B C N O Si S Se Mo W Te here) pass --basis
+El=STRING. Each step resumes after an interruption.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 from pathlib import Path
 
-from ase.build import graphene
+import numpy as np
 
-from ase_deeph2.training.config import config_from_dict
-from ase_deeph2.training.loop import Trainer
-from ase_deeph2.training.openmx_runs import OpenMXSettings, perturbed_supercells, prepare_runs, run_openmx_all
-
-
-def prepare(args) -> None:
-    overrides = {"data_path": args.data_path} if args.data_path else {}
-    settings = OpenMXSettings.from_dat(args.reference, **overrides)
-    primitive = graphene(a=2.46, vacuum=7.5)
-    primitive.pbc = True
-    frames = perturbed_supercells(primitive, (3, 3, 1), n=args.n, sigma=0.05, strain=0.02, seed=args.seed)
-    folders = prepare_runs(frames, args.runs, settings)
-    print(f"{len(folders)} OpenMX inputs under {args.runs}")
-
-
-def run(args) -> None:
-    folders = sorted(p for p in Path(args.runs).iterdir() if (p / "openmx.dat").is_file())
-    result = run_openmx_all(folders, nprocs=args.nprocs, openmx=args.openmx)
-    print(f"{len(result['done'])} runs done, {len(result['failed'])} failed")
-    for folder, message in result["failed"]:
-        print(f"  {folder}: {message}")
-
-
-def train(args) -> None:
-    raw = {"data": {"sources": [str(Path(args.runs).resolve())], "pao_dirs": [str(Path(p).resolve()) for p in args.pao]},
-           "model": {"lmax": 4, "channels": 16, "hidden": 16, "n_blocks": 2},
-           "training": {"epochs": args.epochs, "batch_size": 2, "lr": 1e-2, "loss": "mse+mae",
-                        "max_time_minutes": args.minutes},
-           "output": {"dir": str(Path(args.out).resolve())}}
-    metrics = Trainer(config_from_dict(raw)).train()
-    part = "test_set" if "test_set" in metrics else "validation_set"
-    print(f"held-out MAE {metrics[part]['mae_meV']:.2f} meV; model: {Path(args.out) / 'model.pt'}")
+from ase_deeph2 import DeepH2Calculator
+from ase_deeph2.cli import main as deeph2
+from ase_deeph2.io import read_deeph
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="step", required=True)
-    p = sub.add_parser("prepare", help="write OpenMX inputs of perturbed supercells")
-    p.add_argument("--reference", required=True, help="an openmx.dat whose settings (basis, k density, ...) to reuse")
-    p.add_argument("--runs", required=True)
-    p.add_argument("--n", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-path", default=None, help="DFT_DATA19 folder of your OpenMX installation")
-    p = sub.add_parser("run", help="run OpenMX on every unfinished input")
-    p.add_argument("--runs", required=True)
-    p.add_argument("--nprocs", type=int, default=1)
-    p.add_argument("--openmx", default="openmx")
-    p = sub.add_parser("train", help="train a model on the finished runs")
-    p.add_argument("--runs", required=True, help="folder tree of OpenMX runs or DeepH folders")
-    p.add_argument("--out", required=True)
-    p.add_argument("--pao", nargs="*", default=[], help="folders with the PAO files (overlap tables in the model)")
-    p.add_argument("--epochs", type=int, default=450)
-    p.add_argument("--minutes", type=float, default=0.0, help="stop after this much training (0 = all epochs)")
+    parser.add_argument("structure", type=Path)
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--supercell", type=int, nargs=3, default=(2, 2, 1))
+    parser.add_argument("--count", type=int, default=12, help="structures for training and validation")
+    parser.add_argument("--cutoff", type=float, default=200.0, help="OpenMX energy cutoff, Ry")
+    parser.add_argument("--openmx", default=None)
+    parser.add_argument("--data-path", default=None)
+    parser.add_argument("--minutes", type=float, default=10.0, help="training time")
+    parser.add_argument("--basis", nargs="*", default=[])
     args = parser.parse_args()
-    {"prepare": prepare, "run": run, "train": train}[args.step](args)
+    dft = ["dft", str(args.structure), "--supercell", *map(str, args.supercell), "--set",
+           f"scf.energycutoff={args.cutoff:g}", "--no-progress", *(["--openmx", args.openmx] if args.openmx else []),
+           *(["--data-path", args.data_path] if args.data_path else []), *(["--basis", *args.basis] if args.basis else [])]
+    t0 = time.perf_counter()
+    # 1. data: --count structures for training, and one more with another seed for the final check
+    if deeph2(dft + ["-o", str(args.output / "data"), "--count", str(args.count)]):
+        raise SystemExit("some OpenMX runs failed: see OUT/data/summary.json")
+    if deeph2(dft + ["-o", str(args.output / "unseen"), "--count", "1", "--seed", "99"]):
+        raise SystemExit("the held-out OpenMX run failed: see OUT/unseen/summary.json")
+    t_dft = time.perf_counter() - t0
+    # 2. training
+    data_path = args.data_path or _data_path(args.output / "data")
+    config = args.output / "train.toml"
+    config.write_text(f"""[data]
+sources = ["{(args.output / 'data' / 'deeph').resolve()}"]
+pao_dirs = ["{Path(data_path).resolve() / 'PAO'}"]
+split = [0.85, 0.15, 0.0]
+
+[model]
+channels = 16
+hidden = 16
+n_blocks = 2
+
+[training]
+epochs = 400
+batch_size = 2
+lr = 1e-2
+loss = "mse+mae"
+max_time_minutes = {args.minutes}
+
+[output]
+dir = "{(args.output / 'model').resolve()}"
+""")
+    t1 = time.perf_counter()
+    deeph2(["train", str(config), "--no-progress"])
+    t_train = time.perf_counter() - t1
+    # 3. a structure the model never saw
+    unseen = read_deeph(args.output / "unseen" / "deeph" / "s0000")
+    atoms = unseen.atoms.copy()
+    atoms.calc = DeepH2Calculator(str(args.output / "model" / "model.pt"))
+    mae = atoms.calc.get_hamiltonian().error_stats(unseen.hamiltonian)["mae"] * 1000
+    atoms.calc.band_structure().plot(filename=str(args.output / "bands.png"), emin=-4, emax=4)
+    report = {"structures": args.count, "dft_minutes": t_dft / 60, "training_minutes": t_train / 60,
+              "unseen_h_mae_meV": mae, "unseen_fermi_level_eV": atoms.calc.get_fermi_level(),
+              "unseen_gap": str(atoms.calc.band_gap())}
+    (args.output / "report.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    print(f"model: {args.output / 'model' / 'model.pt'}; bands: {args.output / 'bands.png'}")
+
+
+def _data_path(corpus: Path) -> str:
+    """DATA.PATH of the corpus's first OpenMX input (where the PAO files are)."""
+    dat = next((corpus / "runs").glob("*/openmx.dat"))
+    for line in dat.read_text().splitlines():
+        if line.lower().startswith("data.path"):
+            return line.split(None, 1)[1].strip()
+    raise SystemExit(f"{dat}: no DATA.PATH line")
 
 
 if __name__ == "__main__":
+    np.set_printoptions(precision=4)
     main()

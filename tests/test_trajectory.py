@@ -62,3 +62,13 @@ def test_command_line(trajectory, tiny_model_file, tmp_path, capsys):
     assert "2 frames of 18 atoms" in out and (tmp_path / "frames.csv").is_file()
     assert deeph2(["md", str(tmp_path / "missing.traj"), "-o", str(tmp_path)]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_local_clusters_count_the_electrons_of_each_frame(trajectory, tiny_model_file, tmp_path):
+    path, _ = trajectory
+    rows = analyse_trajectory(path, tiny_model_file, tmp_path, frames="0", window=30.0, method="local",
+                              local={"core_size": 6, "buffer": 4.0}, progress=False)
+    r = rows[0]
+    assert np.isnan(r.gap) and np.isfinite(r.fermi_level)
+    # with a window wider than the spectrum below E_F + 30 eV, the window holds the 72 electrons' states and more
+    assert r.states_in_window > 72

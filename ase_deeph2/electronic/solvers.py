@@ -103,24 +103,39 @@ def count_states_below(h_k, s_k, energy: float) -> int:
 
 class ShiftInvert:
     """The factorisation of H(k) - sigma S(k): solves for the shift-invert Lanczos, and the number of
-    states below sigma (inertia). MKL PARDISO when available (``pip install mkl``), else SuperLU."""
+    states below sigma (inertia). MKL PARDISO when available (``pip install mkl``), else SuperLU.
+
+    SuperLU factorises once with symmetric (diagonal) pivoting on a minimum-degree ordering of
+    A + A^T: that LU is an LDL^H, so the same factors give the solves and the inertia (measured on
+    a 2048-atom sheet: 94 s instead of 249 s for a partially pivoted LU plus 94 s for a second,
+    symmetric one). If the pivoting cannot stay symmetric, a partially pivoted LU serves the solves
+    and the inertia gets its own factorisation.
+    """
 
     def __init__(self, h_k, s_k, sigma: float):
         self.a = sp.csr_matrix(h_k - sigma * s_k)
         self.sigma = sigma
         self._ldl = None
+        self._pivots = None
         if pardiso.available():
             self._ldl = pardiso.PardisoLDL(self.a)
             self._solve = self._ldl.solve
+            return
+        lu = splu(self.a.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+        pivots = lu.U.diagonal()
+        if np.array_equal(lu.perm_r, lu.perm_c) and np.all(np.isfinite(pivots)) and np.all(pivots != 0):
+            self._pivots = pivots
         else:
             lu = splu(self.a.tocsc())
-            self._solve = lu.solve
+        self._solve = lu.solve
 
     def operator(self) -> LinearOperator:
         return LinearOperator(self.a.shape, matvec=self._solve, dtype=self.a.dtype)
 
     def count_below(self) -> int:
         """States below sigma: negative pivots of an LDL^H factorisation (Sylvester's law of inertia)."""
+        if self._pivots is not None:
+            return int(np.sum(self._pivots.real < 0))
         if self._ldl is not None and not self._ldl.complex and self._ldl.perturbed_pivots == 0:
             return self._ldl.inertia[1]
         if self._ldl is not None and self._ldl.complex:

@@ -16,17 +16,16 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from ase import Atoms
 from tqdm.auto import tqdm
 
 from ..blocks import BlockMatrix
-from ..graph import Pairs, overlap_pairs
+from ..graph import Pairs, core_groups, halo, overlap_pairs
 from .elct import ELCT
 from .inputs import build_graph
 
-__all__ = ["Prediction", "predict", "predict_distributed", "core_groups", "halo"]
+__all__ = ["Prediction", "predict", "predict_distributed"]
 
 #: Default number of core atoms per group: about 3 GB of activations at C = 16, L = 4 in float32.
 DEFAULT_ATOM_CHUNK = 6000
@@ -44,44 +43,6 @@ class Prediction:
 
     hamiltonian: BlockMatrix
     node_features: np.ndarray
-
-
-def core_groups(positions: np.ndarray, size: int) -> list[np.ndarray]:
-    """Split atoms into spatially compact groups of at most ``size`` by recursive bisection.
-
-    Args:
-        positions: (N, 3) Cartesian positions in Å (wrapped or not: only compactness matters).
-        size: largest group.
-    Returns: sorted atom-index arrays covering range(N) once.
-    """
-    groups, todo = [], [np.arange(len(positions))]
-    while todo:
-        idx = todo.pop()
-        if len(idx) <= size:
-            groups.append(np.sort(idx))
-            continue
-        p = positions[idx]
-        axis = int(np.argmax(p.max(axis=0) - p.min(axis=0)))
-        order = idx[np.argsort(p[:, axis], kind="stable")]
-        half = len(order) // 2
-        todo += [order[:half], order[half:]]
-    return sorted(groups, key=lambda g: int(g[0]))
-
-
-def halo(pairs: np.ndarray, n_atoms: int, core: np.ndarray, hops: int) -> np.ndarray:
-    """Sorted indices of the atoms within ``hops`` pair-graph hops of ``core`` (core included).
-
-    Args:
-        pairs: (P, 5) (R1, R2, R3, i, j) pairs, both orders present; translations are ignored
-            (an atom stands for all its periodic images).
-    """
-    adjacency = sp.csr_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 3], pairs[:, 4])),
-                              shape=(n_atoms, n_atoms))
-    inside = np.zeros(n_atoms, dtype=bool)
-    inside[core] = True
-    for _ in range(hops):
-        inside |= (adjacency @ inside.astype(np.int8)) > 0
-    return np.flatnonzero(inside)
 
 
 def _evaluate(model: ELCT, atoms: Atoms, pairs: np.ndarray, edge_chunk: int | None) -> tuple[np.ndarray, np.ndarray]:

@@ -66,3 +66,19 @@ def test_round_trip_through_plain_data(domain_and_model):
     domain, _ = domain_and_model
     again = TrainingDomain.from_dict(domain.to_dict())
     assert again == domain and isinstance(again.pair_counts["C-C"], list)
+
+
+def test_pairs_longer_than_any_in_training_are_outside():
+    """A domain from compact C3 clusters (pairs up to ~2.2 Å) flags a C4 chain's longer pairs."""
+    from ase import Atoms
+    model = make_model(BASIS)
+    rng = np.random.default_rng(5)
+    train = []
+    for _ in range(4):
+        tri = Atoms("C3", positions=[[0, 0, 0], [1.3, 0, 0], [0.65, 1.1, 0]] + rng.normal(0, 0.02, (3, 3)))
+        train.append(described(model, tri))
+    domain = TrainingDomain.from_structures(train)
+    chain = Atoms("C4", positions=[[0, 0, 0], [1.3, 0, 0], [2.6, 0, 0], [3.9, 0, 0]])
+    report = domain.check(*described(model, chain))
+    n, _, d = report.unseen_pairs["C-C"]
+    assert d > 2.5 and n >= 2  # 2.6 and 3.9 Å: longer than every training pair

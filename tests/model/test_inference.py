@@ -5,7 +5,7 @@ import torch
 
 from ase_deeph2.io import read_scfout
 from ase_deeph2.model import predict
-from ase_deeph2.model.inference import core_groups, halo
+from ase_deeph2.graph import core_groups, halo
 from conftest import run_dir
 from model_helpers import make_model
 
