@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--lmax", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mmax", type=int, default=None, help="eSCN truncation |m| <= mmax (default: none)")
+    parser.add_argument("--layers-only", action="store_true", help="skip the whole-training-step comparison")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data, atoms = load_structure((2, 2, 1))
@@ -199,9 +200,10 @@ def main() -> None:
         print(f"one layer L={lmax} (|m| <= {r['mmax']}): ELCT {r['elct_s'] * 1e3:8.1f} ms   e3nn FCTP ({r['tp_paths']} paths) "
               f"{r['e3nn_tp_s'] * 1e3:9.1f} ms   speed-up {r['speedup']:6.1f}x   (with geometry: frames "
               f"{r['frames_s'] * 1e3:.1f} ms, SH {r['sh_s'] * 1e3:.1f} ms -> {r['speedup_with_geometry']:.1f}x)", flush=True)
-    m = model_benchmark(data, atoms, 32, args.repeats)
-    print(f"training step L=4, C=32, 2 blocks: ELCT {m['elct'] * 1e3:.0f} ms ({m['elct_parameters']} params)   "
-          f"e3nn TP model {m['e3nn_tp'] * 1e3:.0f} ms ({m['e3nn_tp_parameters']} params)   speed-up {m['speedup']:.1f}x")
+    m = model_benchmark(data, atoms, 32, args.repeats) if not args.layers_only else {"speedup": None}
+    if not args.layers_only:
+        print(f"training step L=4, C=32, 2 blocks: ELCT {m['elct'] * 1e3:.0f} ms ({m['elct_parameters']} params)   "
+              f"e3nn TP model {m['e3nn_tp'] * 1e3:.0f} ms ({m['e3nn_tp_parameters']} params)   speed-up {m['speedup']:.1f}x")
     goal_layer = next((r["speedup"] for r in layers if r["lmax"] == 6), None)
     print(json.dumps({"benchmark": "elct_vs_tp", "layers": layers, "model_step": m,
                       "goal_layer_L6": 30, "layer_speedup_L6": goal_layer, "goal_model_L4": 3,

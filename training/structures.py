@@ -9,9 +9,10 @@ from ase.build import graphene
 
 __all__ = ["bilayer", "sliding_bilayers", "HIGH_SYMMETRY_STACKINGS"]
 
-#: Fractional in-plane shifts of the upper layer of graphene: AA, AB (Bernal), the saddle point
-#: between AB and BA, and the half-cell shift.
-HIGH_SYMMETRY_STACKINGS = {"AA": (0.0, 0.0), "AB": (1 / 3, 1 / 3), "SP": (1 / 6, 1 / 6), "half": (0.5, 0.0)}
+#: Fractional in-plane shifts of the upper layer of graphene (ASE's cell: atoms at (0, 0) and
+#: (2/3, 1/3)): AA (eclipsed), AB and BA (Bernal: one upper atom over a lower atom, the other over
+#: a hexagon centre), and SP, the saddle point halfway between them (a shift by half a bond).
+HIGH_SYMMETRY_STACKINGS = {"AA": (0.0, 0.0), "AB": (2 / 3, 1 / 3), "BA": (1 / 3, 2 / 3), "SP": (1 / 3, 1 / 6)}
 
 
 def bilayer(shift: tuple[float, float], distance: float, reps=(3, 3, 1), a: float = 2.46, c: float = 20.0) -> Atoms:

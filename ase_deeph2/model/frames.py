@@ -32,9 +32,13 @@ class EdgeFrames:
             see :func:`~ase_deeph2.rotations.edge_angles`), ``"random"`` (a uniform roll drawn
             from torch's generator) or a tensor (E,) of rolls; results of an equivariant network
             do not depend on it.
+        dense: one (rows x rows) matrix per edge (default for lmax <= 4) or one (2l+1)^2 block per
+            degree with a gather into m-major order (faster from lmax 6 on, where the dense matrix
+            does 5x the arithmetic; measured in ``benchmarks/bench_elct_vs_tp.py``).
     """
 
-    def __init__(self, vectors: torch.Tensor, layout: FeatureLayout, dtype: torch.dtype, gamma=None):
+    def __init__(self, vectors: torch.Tensor, layout: FeatureLayout, dtype: torch.dtype, gamma=None,
+                 dense: bool | None = None):
         v = vectors.detach().to("cpu", torch.float64).numpy()
         if isinstance(gamma, str):
             if gamma != "random":
@@ -43,34 +47,56 @@ class EdgeFrames:
         else:
             roll = None if gamma is None else gamma.detach().to("cpu", torch.float64).numpy()
         angles = rotations.edge_angles(v, roll)
-        order = layout.m_major[0].numpy()
-        position = np.empty(layout.rows, dtype=np.int64)  # row of each standard row in the m-major layout
-        position[np.concatenate([order, np.setdiff1d(np.arange(layout.rows), order)])] = np.arange(layout.rows)
-        matrix = np.zeros((len(v), layout.rows, layout.rows), dtype=np.float64)
-        for l in range(layout.lmax + 1):
-            rows = np.arange(l * l, (l + 1) ** 2)
-            matrix[:, position[rows][:, None], rows[None, :]] = rotations.wigner_D(l, *angles).transpose(0, 2, 1)
         self.layout = layout
-        self.matrix = torch.from_numpy(matrix).to(device=vectors.device, dtype=dtype)
+        self.dense = layout.lmax <= 4 if dense is None else dense
+        kept, _, inverse = layout.m_major
+        order = torch.cat([kept, torch.tensor(np.setdiff1d(np.arange(layout.rows), kept.numpy()), dtype=torch.long)])
+        self._to_m_major, self._from_m_major = order.to(vectors.device), inverse.to(vectors.device)
+        blocks = [rotations.wigner_D(l, *angles) for l in range(layout.lmax + 1)]
+        if self.dense:
+            position = np.empty(layout.rows, dtype=np.int64)  # m-major row of each standard row
+            position[order.numpy()] = np.arange(layout.rows)
+            matrix = np.zeros((len(v), layout.rows, layout.rows), dtype=np.float64)
+            for l, d in enumerate(blocks):
+                rows = np.arange(l * l, (l + 1) ** 2)
+                matrix[:, position[rows][:, None], rows[None, :]] = d.transpose(0, 2, 1)
+            self.matrix = torch.from_numpy(matrix).to(device=vectors.device, dtype=dtype)
+        else:
+            self.blocks = [torch.from_numpy(d).to(device=vectors.device, dtype=dtype) for d in blocks]
 
     def __len__(self) -> int:
-        return self.matrix.shape[0]
+        return self.matrix.shape[0] if self.dense else self.blocks[0].shape[0]
 
     def select(self, index: torch.Tensor | slice) -> "EdgeFrames":
         """The frames of a subset of the edges."""
         out = EdgeFrames.__new__(EdgeFrames)
-        out.layout, out.matrix = self.layout, self.matrix[index]
+        out.layout, out.dense = self.layout, self.dense
+        out._to_m_major, out._from_m_major = self._to_m_major, self._from_m_major
+        if self.dense:
+            out.matrix = self.matrix[index]
+        else:
+            out.blocks = [d[index] for d in self.blocks]
         return out
 
     def to_local(self, x: torch.Tensor) -> torch.Tensor:
         """Global standard layout -> bond frame, m-major: (E, rows, C) -> same shape."""
-        return torch.bmm(self.matrix, x)
+        if self.dense:
+            return torch.bmm(self.matrix, x)
+        parts = torch.split(x, self.layout.sizes, dim=1)
+        local = [parts[0], *(torch.bmm(d.transpose(1, 2), p) for d, p in zip(self.blocks[1:], parts[1:]))]
+        return torch.cat(local, dim=1).index_select(1, self._to_m_major)
 
     def to_global(self, x: torch.Tensor) -> torch.Tensor:
         """Bond frame, m-major -> global standard layout: (E, rows, C) -> same shape."""
-        return torch.bmm(self.matrix.transpose(1, 2), x)
+        if self.dense:
+            return torch.bmm(self.matrix.transpose(1, 2), x)
+        parts = torch.split(x.index_select(1, self._from_m_major), self.layout.sizes, dim=1)
+        return torch.cat([parts[0], *(torch.bmm(d, p) for d, p in zip(self.blocks[1:], parts[1:]))], dim=1)
 
     def polar_to_global(self, m0: torch.Tensor) -> torch.Tensor:
         """A bond-frame feature that is ``m0`` (E, lmax+1, C) on the m = 0 rows and zero elsewhere,
         in the global frame: (E, rows, C)."""
-        return torch.bmm(self.matrix[:, :self.layout.lmax + 1].transpose(1, 2), m0)
+        if self.dense:
+            return torch.bmm(self.matrix[:, :self.layout.lmax + 1].transpose(1, 2), m0)
+        return torch.cat([m0[:, :1], *(d[:, :, l:l + 1] * m0[:, l:l + 1] for l, d in enumerate(self.blocks) if l)],
+                         dim=1)
