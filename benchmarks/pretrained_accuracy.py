@@ -1,9 +1,9 @@
 """Accuracy of the shipped models against real OpenMX runs they never saw: H errors, bands, E_F, gaps.
 
-    python benchmarks/pretrained_accuracy.py [--model NAME ...] [--data ~/deeph2-data] [--card]
+    DEEPH2_DATA=~/deeph2-data python benchmarks/pretrained_accuracy.py [--model NAME ...] [--card]
 
 For each model, the held-out structures listed in HELD_OUT (DeepH folders made by ``deeph2 dft``
-under ``--data``, see ``examples/make_training_data.sh``, and runs in ../shared/data) are predicted
+under ``$DEEPH2_DATA`` (default ~/deeph2-data), see ``examples/make_training_data.sh``, and runs in ../shared/data) are predicted
 and compared with DFT:
 
 * H: MAE over all block entries, on-site and off-site, per species pair and per (l1, l2) shell
@@ -46,7 +46,7 @@ HELD_OUT = {
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },
     "mos2-openmx": {
-        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(8, 12)],
+        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(5, 12)],  # trained on s0000-s0004 + the shared corpus
         "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
         "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
     },

@@ -35,7 +35,7 @@ def snap_kpts(kpts: np.ndarray, mesh) -> np.ndarray:
     return np.round(np.asarray(kpts) * 2 * mesh) / (2 * mesh)
 
 
-ALL_RUNS = ["graphene_1x1", "mos2_1x1", "graphene_3x3_perturbed", "mos2_3x3_perturbed"]
+ALL_RUNS = ["graphene_1x1", "mos2_1x1", "bilayer_graphene_1x1", "graphene_3x3_perturbed", "mos2_3x3_perturbed"]
 SMALL_RUNS = ["graphene_1x1", "mos2_1x1"]
 
 

@@ -7,13 +7,15 @@ The card (``ase_deeph2/pretrained/NAME.json``) is written from what the run reco
 configuration and parameter count, the training record in the model file (split, recipe, best
 epoch), ``metrics.json`` (held-out errors, per shell), the learning curve of ``log.csv`` and the
 training time in CPU-hours (threads x wall time). ``benchmarks/pretrained_accuracy.py --card``
-then adds the errors on the held-out OpenMX runs.
+then adds the errors on the held-out OpenMX runs; they are kept when the card is rewritten for the
+same model file (same SHA-256) and dropped for a new one.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -67,14 +69,16 @@ def write_card(run: Path, name: str, summary: str, data: str = "", dft_cpu_hours
         "valence_electrons": loaded.metadata.valence_electrons,
         "note": note,
     }
+    card["sha256"] = hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()
     target = HERE / f"{name}.pt"
     with atomic_path(target) as tmp:
         shutil.copyfile(run / "model.pt", tmp)
     path = HERE / f"{name}.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
-    for keep in ("held_out", "size_transfer"):  # figures measured by the benchmarks stay
-        if keep in old:
-            card[keep] = old[keep]
+    if old.get("sha256") == card["sha256"]:  # the same model: the figures the benchmarks measured stay
+        for keep in ("held_out", "size_transfer"):
+            if keep in old:
+                card[keep] = old[keep]
     return atomic_write_text(path, json.dumps(card, indent=1))
 
 

@@ -19,7 +19,8 @@ Example (every key optional except ``data.sources``)::
     batch_size = 4
     lr = 3e-3
     schedule = "cosine"                        # or "plateau"
-
+    init_from = "graphene-openmx"              # fine-tune: start from a model file or shipped model
+                                               # (same [model] and basis)
     [output]
     dir = "runs/graphene"
 
@@ -80,6 +81,7 @@ class TrainingConfig:
     threads: int = 0                  # torch CPU threads per process; 0 = torch's default
     max_time_minutes: float = 0.0     # stop (with a checkpoint) after this much training; 0 = off
     eval_every: int = 1               # epochs between validations
+    init_from: str = ""               # start from this model's weights (a model file or a shipped name): fine-tuning
 
 
 @dataclass

@@ -100,14 +100,18 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         used are skipped with a message naming them; it is an error if none is left.
     """
     cache_path = Path(cache_path)
+    roots = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     if cache_path.exists() and not overwrite:
+        if not valence_path(cache_path).exists():  # a cache made before the valence was recorded
+            _write_valence(cache_path, [_read_quietly(p).info.get("valence_electrons", {})
+                                        for root in roots for p in find_structures(root)])
         with h5py.File(cache_path, "r") as f:
             return {"path": cache_path, "n_structures": len(f["names"]), "skipped": []}
-    roots = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     items = [(root, p) for root in roots for p in find_structures(root)]
     if not items:
         raise FileNotFoundError(f"no OpenMX runs (*.scfout) or DeepH folders found under {[str(r) for r in roots]}")
-    parts: dict[str, list] = {k: [] for k in ("numbers", "positions", "cells", "pbc", "pairs", "h", "ef", "ne", "names")}
+    parts: dict[str, list] = {k: [] for k in ("numbers", "positions", "cells", "pbc", "pairs", "h", "ef", "ne", "names",
+                                              "valence")}
     skipped, repaired = [], []
     for root, path in tqdm(items, desc="reading structures", unit="structure", disable=not progress):
         try:
@@ -128,6 +132,7 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         parts["h"].append(data.hamiltonian.data.astype(np.float32))
         parts["ef"].append(np.nan if data.fermi_level is None else data.fermi_level)
         parts["ne"].append(np.nan if data.n_electrons is None else data.n_electrons)
+        parts["valence"].append(data.info.get("valence_electrons", {}))
         name = path.relative_to(root) if path != root else Path(path.name)
         parts["names"].append(str(root.name / name))
     if repaired:
@@ -153,7 +158,30 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         f.attrs["orbital_map"] = json.dumps(basis.orbital_map())
         f.attrs["format_version"] = CACHE_FORMAT_VERSION
         f.attrs["skipped"] = json.dumps(skipped)
+    _write_valence(cache_path, parts["valence"])
     return {"path": cache_path, "n_structures": len(parts["names"]), "skipped": skipped, "reordered": len(repaired)}
+
+
+def valence_path(cache_path: Path) -> Path:
+    """The side file of a cache with the valence electrons per element its inputs state."""
+    return Path(f"{cache_path}.valence.json")
+
+
+def _read_quietly(path: Path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # orbital-order repairs were reported when the cache was built
+        return read_structure(path)
+
+
+def _write_valence(cache_path: Path, per_structure: list[dict[str, float]]) -> None:
+    """Valence per element agreed by every structure that states it (an element on which two inputs
+    disagree, i.e. two pseudopotentials, is left out and left to the electron counts)."""
+    seen: dict[str, set[float]] = {}
+    for valence in per_structure:
+        for el, v in valence.items():
+            seen.setdefault(el, set()).add(float(v))
+    agreed = {el: next(iter(v)) for el, v in seen.items() if len(v) == 1}
+    atomic_write_text(valence_path(cache_path), json.dumps(agreed))
 
 
 @dataclass
@@ -185,6 +213,8 @@ class CachedStructures:
             self.names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["names"][()]]
             self._index = {k: f[k][()] for k in ("atom_offsets", "pair_offsets", "entry_offsets", "cells", "pbc",
                                                  "fermi_level", "n_electrons")}
+        side = valence_path(self.path)
+        self.valence: dict[str, float] = json.loads(side.read_text()) if side.is_file() else {}
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -217,9 +247,10 @@ class CachedStructures:
     def electron_statistics(self, indices: Sequence[int]) -> tuple[FermiLevels | None, dict[str, float]]:
         """What a calculator needs to fill bands for new structures, from the given structures.
 
-        Returns (the Fermi levels' range, or None if unknown; valence electrons per element, when the
-        element counts determine them: least squares of the electron counts, empty when the
-        structures cannot tell the elements apart, e.g. always MoS2 stoichiometry).
+        Returns (the Fermi levels' range, or None if unknown; valence electrons per element: as the
+        OpenMX inputs state them (checked against every electron count), else when the element
+        counts determine them, least squares of the electron counts; empty when neither can tell,
+        e.g. DeepH folders without their input and always the MoS2 stoichiometry).
         """
         f, ix = self._h5(), self._index
         elements = self.basis.elements
@@ -236,6 +267,9 @@ class CachedStructures:
                   if len(fermi_known) else None)
         a, y = np.array(counts, dtype=np.float64), np.array(electrons)
         known = np.isfinite(y)
+        stated = np.array([self.valence.get(el, np.nan) for el in elements])
+        if np.all(np.isfinite(stated)) and (not known.any() or np.abs(a[known] @ stated - y[known]).max() < 1e-6):
+            return levels, {el: float(v) for el, v in zip(elements, stated)}  # as the inputs state, checked
         valence: dict[str, float] = {}
         if known.any() and np.linalg.matrix_rank(a[known]) == len(elements):
             fit, *_ = np.linalg.lstsq(a[known], y[known], rcond=None)

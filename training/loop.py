@@ -82,6 +82,8 @@ class Trainer:
         checkpoint = self.out / "checkpoint_last.pt"
         if resume and checkpoint.exists():
             self._load_checkpoint(checkpoint)
+        elif t.init_from:
+            self._initialise_from(t.init_from)
         else:
             self.model.fit_output_statistics(self.samples[i] for i in self.split.train)
             self.model.to(self.dist.device, self.dtype)
@@ -302,6 +304,24 @@ class Trainer:
     def _save_checkpoint(self, path: Path) -> None:
         if self.dist.is_main:
             save_checkpoint(path, self)
+
+    def _initialise_from(self, source: str) -> None:
+        """Weights (and output statistics) of another model with the same architecture and basis."""
+        from ase_deeph2.calculator import resolve_model
+
+        path = Path(source)
+        if not path.is_absolute() and (self.cfg.base_dir / path).exists():
+            path = self.cfg.base_dir / path
+        loaded = resolve_model(path if path.exists() else source, device="cpu", dtype=self.dtype)
+        theirs, mine = loaded.config.to_dict(), self.model_config.to_dict()
+        fitted = {"avg_neighbors"}  # set from the data, like the output statistics: taken over
+        differ = sorted(k for k in (set(theirs) | set(mine)) - fitted if theirs.get(k) != mine.get(k))
+        if differ:
+            raise ValueError(f"training.init_from {source}: that model differs from this run's in "
+                             f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}")
+        self.model.load_state_dict(loaded.model.state_dict())
+        self.model.config.avg_neighbors = loaded.config.avg_neighbors
+        self.model.to(self.dist.device, self.dtype)
 
     def _load_checkpoint(self, path: Path) -> None:
         load_checkpoint(path, self)

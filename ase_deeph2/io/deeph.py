@@ -3,8 +3,8 @@
 New format (one folder per structure; maps 1:1 onto BlockMatrix):
     ``POSCAR`` (Å, Cartesian), ``info.json`` (``atoms_quantity``, ``orbits_quantity``,
     ``orthogonal_basis``, ``spinful``, ``fermi_energy_eV``, ``elements_orbital_map``, ``occupation``;
-    we add ``basis``: {element: OpenMX basis string}), ``hamiltonian.h5`` and ``overlap.h5`` with
-    ``atom_pairs`` (P, 5) int64 = (R1, R2, R3, i, j) 0-based, ``chunk_shapes`` (P, 2),
+    we add ``basis``: {element: OpenMX basis string}, and ``valence_electrons``), ``hamiltonian.h5``
+    and ``overlap.h5`` with ``atom_pairs`` (P, 5) int64 = (R1, R2, R3, i, j) 0-based, ``chunk_shapes`` (P, 2),
     ``chunk_boundaries`` (P+1,), ``entries`` (gzip; float64, complex128 when spinful).
     Blocks in Wikipedia real-SH order, H in eV.
 
@@ -13,7 +13,7 @@ Legacy format (import/export only: dict-of-keys is slow):
     (atoms 1-based), each (n_i, n_j) in OpenMX's orbital order, H in eV; ``element.dat`` (atomic
     numbers), ``lat.dat`` (lattice vectors as columns, Å), ``site_positions.dat`` (positions as
     columns, Å), ``orbital_types.dat`` (the l of each shell, one line per atom), ``info.json``
-    (``isorthogonal``, ``isspinful``, ``fermi_level`` in eV; we add ``basis`` and ``n_electrons``).
+    (``isorthogonal``, ``isspinful``, ``fermi_level`` in eV; we add ``basis``, ``n_electrons`` and ``valence_electrons``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ..basis import BasisSet
 from ..blocks import BlockMatrix
 from ..files import atomic_folder
 from .data import HamiltonianData
-from .openmx import parse_openmx_input
+from .openmx import parse_openmx_input, valence_from_input
 from .orbital_order import repair_orbital_order
 
 __all__ = ["read_deeph", "write_deeph", "DeepHFormatError"]
@@ -51,6 +51,19 @@ def _require(folder: Path, names: tuple[str, ...], fmt: str) -> None:
     if missing:
         raise DeepHFormatError(f"{folder}: DeepH {fmt}-format folder is missing {', '.join(missing)} "
                                f"(expected {', '.join(names)})")
+
+
+def _valence_for(folder: Path, info: dict, n_electrons: float | None) -> dict[str, float]:
+    """Valence electrons per element: info.json "valence_electrons", else an openmx.dat beside the data."""
+    if isinstance(info.get("valence_electrons"), dict):
+        return {el: float(v) for el, v in info["valence_electrons"].items()}
+    dat = folder / "openmx.dat"
+    if dat.is_file():
+        try:
+            return valence_from_input(parse_openmx_input(dat.read_text(errors="replace"), str(dat)), n_electrons)
+        except ValueError:
+            return {}
+    return {}
 
 
 def _basis_for(folder: Path, info: dict, orbital_map: dict[str, list[int]]) -> tuple[BasisSet, str]:
@@ -107,7 +120,8 @@ def _read_new(folder: Path) -> HamiltonianData:
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=[h], overlap=s,
                            fermi_level=info.get("fermi_energy_eV"), n_electrons=info.get("occupation"),
                            spin="noncollinear" if spinful else "none", source=str(folder),
-                           info={"format": "deeph-new", "basis_from": origin})
+                           info={"format": "deeph-new", "basis_from": origin,
+                                 "valence_electrons": _valence_for(folder, info, info.get("occupation"))})
 
 
 _KEY = re.compile(r"^\[\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]$")
@@ -158,7 +172,8 @@ def _read_legacy(folder: Path) -> HamiltonianData:
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=[h], overlap=s,
                            fermi_level=info.get("fermi_level"), n_electrons=info.get("n_electrons"),
                            spin="noncollinear" if spinful else "none", source=str(folder),
-                           info={"format": "deeph-legacy", "basis_from": origin})
+                           info={"format": "deeph-legacy", "basis_from": origin,
+                                 "valence_electrons": _valence_for(folder, info, info.get("n_electrons"))})
 
 
 def read_deeph(folder: str | PathLike, orbital_order: str = "auto") -> HamiltonianData:
@@ -238,6 +253,8 @@ def write_deeph(folder: str | PathLike, data: HamiltonianData, legacy: bool = Fa
             _write_blocks_new(tmp / "hamiltonian.h5", h)
             if s is not None:
                 _write_blocks_new(tmp / "overlap.h5", s)
+        if data.info.get("valence_electrons"):
+            info["valence_electrons"] = data.info["valence_electrons"]
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text)

@@ -20,7 +20,7 @@ from ..basis import BasisSet, ElementBasis
 from ..blocks import BlockMatrix
 from .data import HamiltonianData
 
-__all__ = ["read_scfout", "read_openmx_eigenvalues", "parse_openmx_input", "ScfoutError"]
+__all__ = ["read_scfout", "read_openmx_eigenvalues", "parse_openmx_input", "valence_from_input", "ScfoutError"]
 
 SCFOUT_VERSION = 3
 _OLD_VERSIONS = {0: "3.7, 3.8 or older", 1: "3.7.x (HWC development)", 2: "3.7.x (HWF development)"}
@@ -102,7 +102,8 @@ def parse_openmx_input(text: str, source: str = "OpenMX input") -> dict:
         element = vps.split("_")[0]
         element = re.match(r"[A-Z][a-z]?", element).group(0) if re.match(r"[A-Z][a-z]?", element) else label
         species[label] = (element, basis)
-    atom_species = [row[1] for row in block("Atoms.SpeciesAndCoordinates")]
+    atom_rows = block("Atoms.SpeciesAndCoordinates")
+    atom_species = [row[1] for row in atom_rows]
     unknown = sorted(set(atom_species) - set(species))
     if unknown:
         raise ScfoutError(f"{source}: atoms use species {unknown} not defined in Definition.of.Atomic.Species")
@@ -111,7 +112,29 @@ def parse_openmx_input(text: str, source: str = "OpenMX input") -> dict:
         parts = ln.split(None, 1)
         if len(parts) == 2 and not parts[0].startswith(("<", "#")) and not parts[0].endswith(">"):
             keywords.setdefault(parts[0].lower(), parts[1].strip())
-    return {"species": species, "atom_species": atom_species, "keywords": keywords}
+    try:  # the initial up and down electrons of each atom: their sum is its valence
+        atom_electrons = [float(row[5]) + float(row[6]) for row in atom_rows]
+    except (IndexError, ValueError):
+        atom_electrons = None
+    return {"species": species, "atom_species": atom_species, "keywords": keywords, "atom_electrons": atom_electrons}
+
+
+def valence_from_input(parsed: dict, n_electrons: float | None = None) -> dict[str, float]:
+    """Valence electrons per element from a parsed OpenMX input (:func:`parse_openmx_input`): the
+    initial up + down electrons of its atoms, which OpenMX's inputs set to the pseudopotential's
+    valence. Empty when the atoms of one element disagree, or when the sum over the atoms differs
+    from ``n_electrons`` (a charged cell: then the per-element numbers are not the valence)."""
+    electrons = parsed.get("atom_electrons")
+    if not electrons:
+        return {}
+    per_element: dict[str, set[float]] = {}
+    for label, count in zip(parsed["atom_species"], electrons):
+        per_element.setdefault(parsed["species"][label][0], set()).add(round(count, 6))
+    if any(len(v) != 1 for v in per_element.values()):
+        return {}
+    if n_electrons is not None and abs(sum(electrons) - n_electrons) > 1e-6:
+        return {}
+    return {el: next(iter(v)) for el, v in per_element.items()}
 
 
 def read_scfout(path: str | PathLike, symmetrize: bool = True) -> HamiltonianData:
@@ -224,7 +247,8 @@ def _read_scfout(fh, path: Path, symmetrize: bool) -> HamiltonianData:
         spin = "collinear" if spin_switch == 1 else "none"
     overlap, s_error = matrix(olp)
     info = {"electronic_temperature_K": float(scalars[1]), "solver": solver, "input": text,
-            "keywords": inp["keywords"], "hermiticity_error_eV": h_error, "hermiticity_error_overlap": s_error}
+            "keywords": inp["keywords"], "hermiticity_error_eV": h_error, "hermiticity_error_overlap": s_error,
+            "valence_electrons": valence_from_input(inp, float(scalars[8]))}
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=hamiltonians, overlap=overlap,
                            fermi_level=float(scalars[0] * Hartree), n_electrons=float(scalars[8]),
                            spin=spin, source=str(path), info=info)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ase_deeph2.electronic import Smearing, count_states_below, find_fermi_level, solve_k
+from ase_deeph2.electronic import Smearing, count_states_below, find_fermi_level, pardiso, solve_k
 from ase_deeph2.electronic.kpoints import Mesh
 from ase_deeph2.electronic.solvers import SingularOverlapWarning
 from ase_deeph2.io import read_openmx_eigenvalues, read_scfout
@@ -17,6 +17,28 @@ def test_graphene_dirac_cone_at_k_at_the_fermi_level():
     assert near.max() < 2e-3  # two states at E_F at K (a 0.8 meV splitting from OpenMX's real-space grid)
     e_off = solve_k(data.hamiltonian, data.overlap, (0.30, 0.30, 0)).energies
     assert np.sort(np.abs(e_off - data.fermi_level))[0] > 0.2  # the cone opens away from K
+
+
+def _conduction_band_near_k(data, q: float) -> float:
+    """Lowest state above E_F at K + q (q along b1 - b2, fractional), eV from E_F."""
+    k = np.array([1 / 3, 1 / 3, 0]) + q * np.array([1, -1, 0])
+    e = solve_k(data.hamiltonian, data.overlap, k).energies - data.fermi_level
+    return float(e[e > -1e-6].min())
+
+
+def test_ab_bilayer_graphene_has_massive_chiral_bands_and_dimer_split_bands_at_k():
+    """AB (Bernal) bilayer: at K two states at E_F and the interlayer dimer pair split by 2 gamma_1
+    (gamma_1 = 0.3-0.4 eV in DFT and experiment); near K the bands are parabolic (E(2q)/E(q) close
+    to 4, here about 3.3 from the crossover to linear at E ~ gamma_1 / 4), the monolayer's linear (2)."""
+    bilayer = read_scfout(run_dir("bilayer_graphene_1x1") / "openmx.scfout")
+    e = solve_k(bilayer.hamiltonian, bilayer.overlap, (1 / 3, 1 / 3, 0)).energies - bilayer.fermi_level
+    near = np.sort(e[np.abs(e) < 1.0])
+    assert len(near) == 4 and np.abs(near[1:3]).max() < 2e-3
+    assert 0.6 < near[3] - near[0] < 0.8 and abs(near[3] + near[0]) < 0.05
+    ratio_bilayer = _conduction_band_near_k(bilayer, 0.005) / _conduction_band_near_k(bilayer, 0.0025)
+    monolayer = read_scfout(run_dir("graphene_1x1") / "openmx.scfout")
+    ratio_monolayer = _conduction_band_near_k(monolayer, 0.01) / _conduction_band_near_k(monolayer, 0.005)
+    assert 2.8 < ratio_bilayer < 4.2 and ratio_monolayer == pytest.approx(2.0, abs=0.05)
 
 
 def test_mos2_gap_at_k_equals_openmx():
@@ -34,7 +56,17 @@ def test_mos2_gap_at_k_equals_openmx():
     assert 1.5 < openmx_gap < 2.0
 
 
-def test_sparse_shift_invert_equals_dense():
+@pytest.fixture(params=["superlu", "pardiso"])
+def factorisation(request, monkeypatch):
+    """Both factorisations of H - sigma S: SuperLU (forced even where MKL is installed) and PARDISO."""
+    if request.param == "superlu":
+        monkeypatch.setattr(pardiso, "available", lambda: False)
+    elif not pardiso.available():
+        pytest.skip("MKL PARDISO not installed (pip install mkl)")
+    return request.param
+
+
+def test_sparse_shift_invert_equals_dense(factorisation):
     data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")
     for k in [(0, 0, 0), (0.13, 0.27, 0), (1 / 3, 1 / 3, 0)]:
         dense = solve_k(data.hamiltonian, data.overlap, k, method="dense")
@@ -47,7 +79,7 @@ def test_sparse_shift_invert_equals_dense():
                                       energy) == np.sum(dense.energies < energy)
 
 
-def test_fermi_level_from_a_sparse_window_equals_the_full_one():
+def test_fermi_level_from_a_sparse_window_equals_the_full_one(factorisation):
     data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")
     k, w = Mesh((3, 3, 1), False).points(data.atoms)
     full = np.array([[solve_k(data.hamiltonian, data.overlap, kk).energies for kk in k]])

@@ -7,6 +7,7 @@ import scipy.linalg as sl
 from ase.units import Hartree
 
 from ase_deeph2.io import ScfoutError, read_openmx_eigenvalues, read_scfout
+from ase_deeph2.io.openmx import parse_openmx_input, valence_from_input
 from conftest import ALL_RUNS, run_dir, snap_kpts
 from scfout_synth import sections, write_spin_variant
 
@@ -154,3 +155,13 @@ def test_openmx_out_parser_errors(tmp_path):
     path.write_text("OpenMX stopped early\n")
     with pytest.raises(ValueError, match="is this a finished OpenMX .out log"):
         read_openmx_eigenvalues(path)
+
+
+def test_valence_electrons_from_the_input_and_only_when_they_add_up():
+    data = read_scfout(run_dir("mos2_1x1") / "openmx.scfout")
+    assert data.info["valence_electrons"] == {"Mo": 14.0, "S": 6.0} and data.n_electrons == 26.0
+    parsed = parse_openmx_input(data.info["input"])
+    assert valence_from_input(parsed, 26.0) == {"Mo": 14.0, "S": 6.0}
+    assert valence_from_input(parsed, 25.0) == {}  # a charged cell: the initial occupations are not the valence
+    parsed["atom_electrons"][1] += 1.0  # the two S atoms disagree
+    assert valence_from_input(parsed) == {}

@@ -9,7 +9,7 @@ import pytest
 from ase_deeph2.io import read_scfout
 from ase_deeph2.training.dataset import (CachedStructures, build_cache, find_structures, load_or_make_split,
                                          make_split)
-from conftest import run_dir
+from conftest import run_dir, shared_path
 from training_helpers import corpus_subset
 
 
@@ -81,3 +81,19 @@ def test_missing_sources(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no OpenMX runs"):
         build_cache(tmp_path / "empty", tmp_path / "c.h5")
+
+
+def test_valence_of_a_fixed_stoichiometry_comes_from_the_inputs(tmp_path):
+    """Every MoS2 cell has 9 Mo and 18 S: the electron counts cannot separate Mo from S, the OpenMX
+    inputs can (Mo_PBE19: 14, S_PBE19: 6); a cache made before the valence was recorded gets it."""
+    folder = tmp_path / "mos2"
+    folder.mkdir()
+    for src in sorted(shared_path("mos2_3x3").iterdir())[:2]:
+        (folder / src.name).symlink_to(src)
+    build_cache([folder], tmp_path / "c.h5")
+    cache = CachedStructures(tmp_path / "c.h5")
+    assert cache.electron_statistics(range(len(cache)))[1] == {"Mo": 14.0, "S": 6.0}
+    (tmp_path / "c.h5.valence.json").unlink()
+    assert CachedStructures(tmp_path / "c.h5").electron_statistics([0, 1])[1] == {}  # counts alone cannot tell
+    build_cache([folder], tmp_path / "c.h5")
+    assert CachedStructures(tmp_path / "c.h5").electron_statistics([0, 1])[1] == {"Mo": 14.0, "S": 6.0}

@@ -104,3 +104,19 @@ def test_resume_refuses_another_model(tmp_path):
     raw["model"]["channels"] = 16
     with pytest.raises(ValueError, match="another model configuration"):
         Trainer(make(raw, tmp_path), resume=True, progress=False)
+
+
+def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architecture(tmp_path):
+    corpus = corpus_subset(tmp_path, n=4)
+    Trainer(make(tiny_config(tmp_path, [str(corpus)], out="first", epochs=1), tmp_path), resume=False,
+            progress=False).train()
+    first = load_model(tmp_path / "first" / "model.pt", device="cpu")
+    raw = tiny_config(tmp_path, [str(corpus)], out="tuned", epochs=1, init_from="first/model.pt")
+    tuned = Trainer(make(raw, tmp_path), resume=False, progress=False)
+    for name, value in first.model.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[name], value), name
+    assert tuned.model.config.avg_neighbors == first.config.avg_neighbors  # fitted on the first run's data
+    raw = tiny_config(tmp_path, [str(corpus)], out="other", epochs=1, init_from=str(tmp_path / "first" / "model.pt"))
+    raw["model"]["channels"] = 4
+    with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
+        Trainer(make(raw, tmp_path), resume=False, progress=False)

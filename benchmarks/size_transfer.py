@@ -1,0 +1,69 @@
+"""Does a graphene model transfer across cell sizes? H MAE on held-out 3x3, 4x4 and 5x5 cells.
+
+    DEEPH2_DATA=~/deeph2-data python benchmarks/size_transfer.py MODEL [MODEL ...] [--threads N]
+
+Each model (a file or a shipped name) predicts the held-out OpenMX runs of
+``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: three cells not trained
+on; 5x5: a size no model was trained on). Printed: MAE (meV) per size, on-site and off-site, and
+the ratio of the larger cells' MAE to the 3x3 MAE (the goal: <= 1.1). Held-out runs that are
+not here are skipped with a line saying so. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+import numpy as np
+import torch
+
+from pretrained_accuracy import HELD_OUT, resolve
+
+from ase_deeph2 import DeepH2Calculator
+from ase_deeph2.io import read_source
+from ase_deeph2.model import blocks_from_matrix, build_graph
+from ase_deeph2.training.metrics import ErrorAccumulator
+
+
+def errors(calc: DeepH2Calculator, items: list[str]) -> dict:
+    acc = ErrorAccumulator(calc.loaded.config.basis_set)
+    for item in items:
+        path = resolve(item)
+        if not path.exists():
+            print(f"  (skipped {path}: not here; examples/make_training_data.sh remakes it)")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = read_source(path)
+        graph = build_graph(data.atoms, calc.loaded.config, pairs=data.hamiltonian.pairs)
+        predicted = calc.get_hamiltonian(data.atoms).aligned_to(data.hamiltonian)
+        acc.add(graph, blocks_from_matrix(predicted, graph), blocks_from_matrix(data.hamiltonian, graph))
+    s = acc.summary()
+    return {"mae_meV": s["mae_meV"], "onsite_meV": s["onsite_mae_meV"], "offsite_meV": s["offsite_mae_meV"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    groups = {k: v for k, v in HELD_OUT["graphene-openmx"].items() if k in ("3x3", "4x4", "5x5")}
+    results = {}
+    for model in args.models:
+        calc = DeepH2Calculator(model, device="cpu", check_domain=False)
+        r = {size: errors(calc, items) for size, items in groups.items()}
+        r["ratio_4x4"] = r["4x4"]["mae_meV"] / r["3x3"]["mae_meV"]
+        r["ratio_5x5"] = r["5x5"]["mae_meV"] / r["3x3"]["mae_meV"]
+        results[model] = r
+        line = "  ".join(f"{size} {r[size]['mae_meV']:.3f} (on {r[size]['onsite_meV']:.2f}, off "
+                         f"{r[size]['offsite_meV']:.3f})" for size in groups)
+        print(f"{model}: {line}  | ratios 4x4 {r['ratio_4x4']:.2f}, 5x5 {r['ratio_5x5']:.2f}", flush=True)
+    print(json.dumps({"benchmark": "size_transfer", "results": results, "goal_ratio": 1.1,
+                      "held_out": {k: len(v) for k, v in groups.items()}}))
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
