@@ -3,8 +3,8 @@
     DEEPH2_DATA=~/deeph2-data python benchmarks/size_transfer.py MODEL [MODEL ...] [--threads N]
 
 Each model (a file or a shipped name) predicts the held-out OpenMX runs of
-``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: three cells not trained
-on; 5x5: a size no model was trained on). Printed: MAE (meV) per size, on-site and off-site, and
+``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4 and 5x5: three cells
+each that the shipped model was not trained on). Printed: MAE (meV) per size, on-site and off-site, and
 the ratio of the larger cells' MAE to the 3x3 MAE (the goal: <= 1.1). Held-out runs that are
 not here are skipped with a line saying so. The last line is JSON.
 """

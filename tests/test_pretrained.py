@@ -31,19 +31,20 @@ def shipped(name):
 
 
 def compare_on_dft(calc, data, kpts):
-    """(H MAE meV, max band error within 1 eV of E_F (or of the gap edges) meV, E_F error meV, gaps)."""
+    """(H MAE meV, max band error within 1 eV of E_F (or of the gap edges) meV, E_F error meV, DFT gap,
+    predicted gap), the bands on the mesh ``kpts`` of the DFT H and of the predicted H."""
     mae = calc.get_hamiltonian(data.atoms).error_stats(data.hamiltonian)["mae"] * 1000
     dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)
     dft.atoms.calc = dft
     atoms = data.atoms.copy()
     atoms.calc = DeepH2Calculator(calc.loaded, kpts=kpts, symmetry=False)
-    e_dft, e_pred = dft.get_eigenvalues(0), None
-    e_dft = dft.results["eigenvalues"]
-    ef_dft = dft.get_fermi_level()
-    ef_pred = atoms.calc.get_fermi_level()
-    e_pred = atoms.calc.results["eigenvalues"]
+    ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
+    e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
     gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
-    near = (e_dft > gap_dft.vbm - 1.0) & (e_dft < gap_dft.cbm + 1.0) if gap_dft.gap > 0.1 else np.abs(e_dft - ef_dft) < 1.0
+    if gap_dft.gap > 0.1:
+        near = (e_dft > gap_dft.vbm - 1.0) & (e_dft < gap_dft.cbm + 1.0)
+    else:
+        near = np.abs(e_dft - ef_dft) < 1.0
     return mae, np.abs(e_pred - e_dft)[near].max() * 1000, (ef_pred - ef_dft) * 1000, gap_dft, gap_pred
 
 
@@ -51,7 +52,8 @@ def compare_on_dft(calc, data, kpts):
 def test_every_shipped_model_has_a_card_and_a_listing(name, capsys):
     calc = shipped(name)
     c = card(name)
-    assert c["name"] == name and c["training"]["cpu_hours"] > 0 and c["held_out"]
+    assert c["name"] == name and c["training"]["cpu_hours"] > 0
+    assert c.get("held_out"), f"{name}: no held-out figures in the card (benchmarks/pretrained_accuracy.py --card)"
     assert calc.loaded.metadata.domain is not None and calc.loaded.metadata.valence_electrons
     assert deeph2(["models"]) == 0 and name in capsys.readouterr().out
     assert deeph2(["models", name]) == 0 and json.loads(capsys.readouterr().out)["name"] == name
@@ -61,7 +63,7 @@ def test_graphene_on_a_new_perturbed_supercell():
     calc = shipped("graphene-openmx")
     data = read_scfout(run_dir("graphene_3x3_perturbed") / "openmx.scfout")  # new seed, unstrained
     mae, bands_max, ef_error, _, _ = compare_on_dft(calc, data, {"size": (3, 3, 1), "gamma": False})
-    assert mae < @@G_MAE@@ and bands_max < 10.0 and abs(ef_error) < @@G_EF@@
+    assert mae < 0.45 and bands_max < 10.0 and abs(ef_error) < 3.0  # measured 0.352 meV, 5.7 meV, -0.5 meV
 
 
 def test_graphene_dirac_cone_smoothness_and_precision_on_flat_sheets():
@@ -100,12 +102,22 @@ def test_graphene_domain_warns_for_a_rotated_bond_and_not_for_the_pristine_sheet
     assert calc.domain_report
 
 
+def test_graphene_model_warns_on_a_bilayer_it_was_never_trained_on():
+    """Interlayer pairs at 3.35 Å and atoms with a second layer above them are outside a monolayer
+    model's training domain: the warning names them."""
+    calc = shipped("graphene-openmx")
+    bilayer = read_scfout(run_dir("bilayer_graphene_1x1") / "openmx.scfout").atoms
+    with pytest.warns(OutOfDomainWarning, match="atoms"):
+        calc.get_hamiltonian(bilayer)
+    assert calc.domain_report
+
+
 def test_mos2_gap_and_band_edges_on_a_new_supercell_and_the_primitive_cell():
     calc = shipped("mos2-openmx")
     data = read_scfout(run_dir("mos2_3x3_perturbed") / "openmx.scfout")
     mae, bands_max, _, gap_dft, gap_pred = compare_on_dft(calc, data, {"size": (3, 3, 1), "gamma": False})
-    assert mae < @@M_MAE@@ and bands_max < @@M_BANDS@@
-    assert abs(gap_pred.gap - gap_dft.gap) < @@M_GAP@@
+    assert mae < 1.6 and bands_max < 25.0  # measured 1.31 meV, 19.5 meV: short of the 0.5 meV goal (card)
+    assert abs(gap_pred.gap - gap_dft.gap) < 0.01  # eV; measured +4.4 meV
     assert np.allclose(gap_pred.k_vbm, gap_dft.k_vbm) and np.allclose(gap_pred.k_cbm, gap_dft.k_cbm)
     pristine = read_scfout(run_dir("mos2_1x1") / "openmx.scfout")
     atoms = pristine.atoms.copy()
@@ -118,4 +130,4 @@ def test_bilayer_graphene_on_the_ab_primitive_cell():
     calc = shipped("bilayer-graphene-openmx")
     data = read_scfout(run_dir("bilayer_graphene_1x1") / "openmx.scfout")  # AB, 3.35 Å: smaller than any training cell
     mae, bands_max, ef_error, _, _ = compare_on_dft(calc, data, {"size": (9, 9, 1), "gamma": False})
-    assert mae < @@B_MAE@@ and bands_max < @@B_BANDS@@ and abs(ef_error) < @@B_EF@@
+    assert mae < 0.5 and bands_max < 10.0 and abs(ef_error) < 5.0

@@ -26,15 +26,20 @@ class SourceError(ValueError):
 
 def find_sources(root: str | PathLike) -> list[Path]:
     """Every source under ``root``, sorted: ``.scfout`` files' folders and DeepH folders (symlinked
-    folders followed); ``root`` itself if it is a file. Folders with an OpenMX input but no result
+    folders followed, each real folder once: symlink loops and duplicate links cannot repeat a
+    structure); ``root`` itself if it is a file. Folders with an OpenMX input but no result
     (unfinished runs) are listed too, so that reading them reports why they cannot be used."""
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"{root} does not exist")
     if root.is_file():
         return [root]
-    found = set()
-    for folder, _, files in os.walk(root, followlinks=True):
+    found, visited = set(), {os.path.realpath(root)}
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        # a folder reached twice (a symlink loop, or two links to one folder) is one structure, once
+        real = {d: os.path.realpath(os.path.join(folder, d)) for d in dirs}
+        dirs[:] = sorted(d for d in dirs if real[d] not in visited)
+        visited.update(real[d] for d in dirs)
         if any(f.endswith((".scfout", ".dat")) or f in DEEPH_MARKERS for f in files):
             found.add(Path(folder))
     return sorted(found)
