@@ -29,6 +29,16 @@ def run_dir(name: str) -> Path:
     return local if local.exists() else shared_path("openmx", "runs", name)
 
 
+def free_port() -> str:
+    """A TCP port free right now, for torchrun's rendezvous (a fixed port collides when two test
+    runs share a machine)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
 def snap_kpts(kpts: np.ndarray, mesh) -> np.ndarray:
     """OpenMX prints k to 5 decimals: snap to multiples of 1/(2n) of the Monkhorst-Pack mesh."""
     mesh = np.asarray(mesh, dtype=float)

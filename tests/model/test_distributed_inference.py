@@ -8,6 +8,7 @@ from ase.build import graphene
 from ase.io import write
 
 from ase_deeph2.io import read_deeph
+from conftest import free_port
 
 
 def test_two_processes_predict_the_same_hamiltonian(tmp_path, tiny_model_file):
@@ -19,7 +20,7 @@ def test_two_processes_predict_the_same_hamiltonian(tmp_path, tiny_model_file):
                                  str(tiny_model_file), "-o", str(tmp_path / "one")], capture_output=True, text=True,
                          timeout=300)
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run(base + ["torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533", "-m",
+    two = subprocess.run(base + ["torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(), "-m",
                                  "ase_deeph2.cli", "predict", str(tmp_path / "sheet.traj"), "--model",
                                  str(tiny_model_file), "-o", str(tmp_path / "two")], capture_output=True, text=True,
                          timeout=300)

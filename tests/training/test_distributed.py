@@ -6,6 +6,7 @@ import sys
 
 import torch
 
+from conftest import free_port
 from training_helpers import corpus_subset, tiny_config
 
 
@@ -28,7 +29,7 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     base = [sys.executable, "-m"]
     subprocess.run(base + ["ase_deeph2.cli", "train", "--no-progress", str(configs["single"])], check=True,
                    capture_output=True, timeout=300)
-    ddp = subprocess.run(base + ["torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    ddp = subprocess.run(base + ["torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
                                  "-m", "ase_deeph2.cli", "train", "--no-progress", str(configs["ddp"])],
                          capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stderr[-2000:]
