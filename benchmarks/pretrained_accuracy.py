@@ -69,12 +69,31 @@ def layers(z: np.ndarray, gap: float = 2.5) -> np.ndarray:
     return index
 
 
-def h_errors(calc: DeepH2Calculator, data) -> dict:
-    """MAE of the predicted H (meV): total, on/off-site, per species pair and (l1, l2) shell, interlayer."""
+def held_out_data(items: list[str]):
+    """(item, HamiltonianData) of each held-out run that is here; the others are named and skipped."""
+    for item in items:
+        path = resolve(item)
+        if not path.exists():
+            print(f"  (skipped {path}: not here; examples/make_training_data.sh remakes it)")
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # orbital-order repair of old corpora
+            yield item, read_source(path)
+
+
+def add_errors(acc: ErrorAccumulator, calc: DeepH2Calculator, data):
+    """Add the errors of the predicted H of ``data.atoms`` against ``data.hamiltonian`` to ``acc``;
+    returns the prediction (a BlockMatrix on the DFT pairs)."""
     predicted = calc.get_hamiltonian(data.atoms).aligned_to(data.hamiltonian)
     graph = build_graph(data.atoms, calc.loaded.config, pairs=data.hamiltonian.pairs)
-    acc = ErrorAccumulator(calc.loaded.config.basis_set)
     acc.add(graph, blocks_from_matrix(predicted, graph), blocks_from_matrix(data.hamiltonian, graph))
+    return predicted
+
+
+def h_errors(calc: DeepH2Calculator, data) -> dict:
+    """MAE of the predicted H (meV): total, on/off-site, per species pair and (l1, l2) shell, interlayer."""
+    acc = ErrorAccumulator(calc.loaded.config.basis_set)
+    predicted = add_errors(acc, calc, data)
     summary = acc.summary()
     out = {"mae": summary["mae_meV"], "onsite": summary["onsite_mae_meV"], "offsite": summary["offsite_mae_meV"],
            "max": summary["max_meV"], "species_pairs": summary["species_pairs_meV"],
@@ -120,14 +139,7 @@ def evaluate(name: str) -> dict:
     groups = {}
     for group, items in HELD_OUT[name].items():
         rows = {}
-        for item in items:
-            path = resolve(item)
-            if not path.exists():
-                print(f"  (skipped {path}: not here; examples/make_training_data.sh remakes it)")
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # orbital-order repair of old corpora
-                data = read_source(path)
+        for item, data in held_out_data(items):
             rows[item] = r = {"atoms": len(data.atoms), "h_meV": h_errors(calc, data), **band_errors(calc, data)}
             inter = f", interlayer {r['h_meV']['interlayer']:.3f}" if "interlayer" in r["h_meV"] else ""
             print(f"{name} {group:15s} {Path(item).name:24s} {r['atoms']:4d} atoms: H MAE {r['h_meV']['mae']:.3f} meV "

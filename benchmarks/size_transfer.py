@@ -13,32 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
 import numpy as np
 import torch
 
-from pretrained_accuracy import HELD_OUT, resolve
+from pretrained_accuracy import HELD_OUT, add_errors, held_out_data
 
 from ase_deeph2 import DeepH2Calculator
-from ase_deeph2.io import read_source
-from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.training.metrics import ErrorAccumulator
 
 
 def errors(calc: DeepH2Calculator, items: list[str]) -> dict:
     acc = ErrorAccumulator(calc.loaded.config.basis_set)
-    for item in items:
-        path = resolve(item)
-        if not path.exists():
-            print(f"  (skipped {path}: not here; examples/make_training_data.sh remakes it)")
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data = read_source(path)
-        graph = build_graph(data.atoms, calc.loaded.config, pairs=data.hamiltonian.pairs)
-        predicted = calc.get_hamiltonian(data.atoms).aligned_to(data.hamiltonian)
-        acc.add(graph, blocks_from_matrix(predicted, graph), blocks_from_matrix(data.hamiltonian, graph))
+    for _, data in held_out_data(items):
+        add_errors(acc, calc, data)
     s = acc.summary()
     return {"mae_meV": s["mae_meV"], "onsite_meV": s["onsite_mae_meV"], "offsite_meV": s["offsite_mae_meV"]}
 

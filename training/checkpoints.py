@@ -13,9 +13,18 @@ from ase_deeph2.files import atomic_path
 if TYPE_CHECKING:
     from .loop import Trainer
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "plain"]
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "plain", "architecture_differences"]
 
 CHECKPOINT_FORMAT = "ase_deeph2-checkpoint"
+
+#: model configuration fields set from the training data, not by the architecture
+FITTED_FIELDS = frozenset({"avg_neighbors"})
+
+
+def architecture_differences(mine: dict, theirs: dict) -> list[str]:
+    """Fields of two model configurations (``ELCTConfig.to_dict()``) that differ, apart from the
+    fitted ones: weights move between the two only when this is empty."""
+    return sorted(k for k in (set(mine) | set(theirs)) - FITTED_FIELDS if mine.get(k) != theirs.get(k))
 
 
 def plain(obj):
@@ -47,9 +56,7 @@ def load_checkpoint(path: Path, trainer: "Trainer") -> None:
     ckpt = torch.load(path, map_location=trainer.dist.device, weights_only=True)
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a training checkpoint of ase_deeph2")
-    ours = {k: v for k, v in trainer.model_config.to_dict().items() if k != "avg_neighbors"}
-    theirs = {k: v for k, v in ckpt["model_config"].items() if k != "avg_neighbors"}
-    if ours != theirs:
+    if architecture_differences(trainer.model_config.to_dict(), ckpt["model_config"]):
         raise ValueError(f"{path}: checkpoint was made with another model configuration; use a new output "
                          "folder or delete the checkpoints to start over")
     trainer.model_config.avg_neighbors = ckpt["model_config"]["avg_neighbors"]

@@ -26,7 +26,7 @@ from ase_deeph2.overlap import OverlapTables
 from .config import RunConfig
 from .dataset import CachedStructures, build_cache, load_or_make_split
 from ase_deeph2.parallel import init_distributed
-from .checkpoints import load_checkpoint, plain, save_checkpoint
+from .checkpoints import architecture_differences, load_checkpoint, plain, save_checkpoint
 from .metrics import ErrorAccumulator, masked_loss
 from .plots import plot_learning_curves, plot_orbital_mae
 from .samples import Samples
@@ -314,8 +314,7 @@ class Trainer:
             path = self.cfg.base_dir / path
         loaded = resolve_model(path if path.exists() else source, device="cpu", dtype=self.dtype)
         theirs, mine = loaded.config.to_dict(), self.model_config.to_dict()
-        fitted = {"avg_neighbors"}  # set from the data, like the output statistics: taken over
-        differ = sorted(k for k in (set(theirs) | set(mine)) - fitted if theirs.get(k) != mine.get(k))
+        differ = architecture_differences(mine, theirs)  # fitted fields (avg_neighbors) are taken over
         if differ:
             raise ValueError(f"training.init_from {source}: that model differs from this run's in "
                              f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}")
