@@ -28,6 +28,7 @@ deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 6 --seed 55 "${common[@]}"
 # MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0004 trained on, the rest held out)
 deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 12 --seed 2026 "${common[@]}"
-# bilayer graphene 3x3: sliding and interlayer distance from the trajectory, then σ = 0.05 Å, ±2 % strain
+# bilayer graphene 3x3 (s0000-s0012 trained on, s0013-s0015 held out): sliding and interlayer
+# distance from the trajectory, then σ = 0.05 Å, ±2 % strain
 deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3" --every 1 \
-    --count 24 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
+    --count 16 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
