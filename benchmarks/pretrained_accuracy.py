@@ -13,7 +13,8 @@ and compared with DFT:
   the band edges.
 
 Results are printed per structure and per group (e.g. graphene 3x3 / 4x4 / 5x5); ``--card``
-merges them into the model card (ase_deeph2/pretrained/NAME.json). The last line is JSON.
+merges them into the model card (ase_deeph2/pretrained/NAME.json); ``--model RUN/model.pt --on NAME``
+measures a candidate (or another model) on NAME's held-out runs. The last line is JSON.
 """
 
 from __future__ import annotations
