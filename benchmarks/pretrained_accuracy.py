@@ -134,10 +134,7 @@ def band_errors(calc: DeepH2Calculator, data) -> dict:
     ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
     e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
     gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
-    if gap_dft.gap > 0.1:  # insulator: within 1 eV of the band edges
-        near = (e_dft > gap_dft.vbm - 1.0) & (e_dft < gap_dft.cbm + 1.0)
-    else:
-        near = np.abs(e_dft - ef_dft) < 1.0
+    near = gap_dft.states_near_edges(e_dft, ef_dft)
     err = np.abs(e_pred - e_dft)[near] * 1000
     return {"bands_near_EF_mae": float(err.mean()), "bands_near_EF_max": float(err.max()), "states": int(near.sum()),
             "fermi_level_error": float((ef_pred - ef_dft) * 1000), "gap_dft_eV": gap_dft.gap,

@@ -42,10 +42,7 @@ def compare_on_dft(calc, data, kpts):
     ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
     e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
     gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
-    if gap_dft.gap > 0.1:
-        near = (e_dft > gap_dft.vbm - 1.0) & (e_dft < gap_dft.cbm + 1.0)
-    else:
-        near = np.abs(e_dft - ef_dft) < 1.0
+    near = gap_dft.states_near_edges(e_dft, ef_dft)
     return mae, np.abs(e_pred - e_dft)[near].max() * 1000, (ef_pred - ef_dft) * 1000, gap_dft, gap_pred
 
 

@@ -60,6 +60,16 @@ def test_gap_of_a_semiconductor_a_semimetal_and_a_metal():
     assert m.metal and m.gap == 0.0 and str(m).startswith("no gap: a metal")
 
 
+def test_states_near_the_band_edges_or_the_fermi_level():
+    k = np.array([[0, 0, 0], [0.5, 0, 0]])
+    semi = np.array([[[-2.5, -1.2, -0.5, 0.5, 1.4, 1.6], [-1.8, -1.4, -0.9, 0.8, 1.2, 2.0]]])
+    g = band_gap(semi, k, 0.0, n_filled=3)  # VBM -0.5, CBM 0.5: states in (-1.5, 1.5) count
+    assert g.states_near_edges(semi, 0.0).sum() == 8 and not g.states_near_edges(semi, 0.0)[0, 0, 0]
+    dirac = np.array([[[-2.0, -0.9, 0.0, 0.0, 0.95, 1.1]]])
+    d = band_gap(dirac, k[:1], 0.0, n_filled=3)  # a semimetal: within 1 eV of E_F = 0.02 eV
+    assert d.states_near_edges(dirac, 0.02).tolist() == [[[False, True, True, True, True, False]]]
+
+
 def test_smearing_and_electron_count_errors():
     with pytest.raises(ValueError, match="smearing must be"):
         Smearing("cold")
