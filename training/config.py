@@ -74,6 +74,7 @@ class TrainingConfig:
     ema_decay: float = 0.0            # 0 = off; e.g. 0.999
     patience: int = 0                 # early stopping on validation MAE, in epochs; 0 = off
     loss: str = "mse"                 # "mse", "mae" or "mse+mae"
+    onsite_weight: float = 1.0        # weight of the on-site blocks' entries in the loss (they set band positions)
     random_roll: bool = True          # random roll of the edge frames (result must not depend on it)
     device: str = "auto"              # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"
     dtype: str = "float32"
@@ -151,6 +152,7 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), where: str
         (t.dtype in ("float32", "float64"), f"training.dtype must be 'float32' or 'float64', got {t.dtype!r}"),
         (t.batch_size >= 1 and t.epochs >= 1, "training.batch_size and training.epochs must be >= 1"),
         (t.lr > 0 and 0 <= t.ema_decay < 1, "training.lr must be > 0 and ema_decay in [0, 1)"),
+        (t.onsite_weight > 0, f"training.onsite_weight must be > 0, got {t.onsite_weight}"),
         (isinstance(cfg.data.pao_dirs, list) and all(isinstance(d, str) for d in cfg.data.pao_dirs),
          "data.pao_dirs must be a list of folder names"),
         (len(cfg.data.split) == 3, "data.split must have three fractions (train, validation, test)"),

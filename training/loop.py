@@ -127,7 +127,8 @@ class Trainer:
         normaliser = float(total) / self.dist.world  # DDP averages gradients over ranks
         if graph is not None:
             pred = self.net(graph, gamma="random" if t.random_roll else None)
-            loss = masked_loss(pred, target, mask, t.loss, normaliser)
+            weight = None if t.onsite_weight == 1.0 else 1.0 + (t.onsite_weight - 1.0) * graph.onsite.to(pred.dtype)
+            loss = masked_loss(pred, target, mask, t.loss, normaliser, weight)
             abs_err = float((pred.detach() - target)[mask].abs().sum())
         else:
             loss, abs_err = torch.zeros((), device=self.dist.device, dtype=self.dtype), 0.0

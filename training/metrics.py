@@ -14,22 +14,26 @@ __all__ = ["masked_loss", "ErrorAccumulator"]
 
 
 def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, kind: str = "mse",
-                normaliser: float | None = None) -> torch.Tensor:
+                normaliser: float | None = None, pair_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Loss over the real block entries (eV^2 for "mse", eV for "mae", their sum for "mse+mae").
 
     Args:
+        pred, target, mask: (P, n, n) blocks and the mask of their real entries.
         normaliser: number of entries to divide by (default: this batch's); distributed training
             passes the global count times the world size so that averaged gradients equal those of
             one process seeing the whole batch.
+        pair_weight: (P,) weight of each block's entries (e.g. on-site blocks weighted up); the
+            normaliser still counts entries, so weights of 1 give the plain loss.
     """
     diff = (pred - target)[mask]
     n = float(diff.numel()) if normaliser is None else normaliser
+    w = 1.0 if pair_weight is None else pair_weight.to(diff.dtype)[:, None, None].expand_as(mask)[mask]
     if kind == "mse":
-        return diff.pow(2).sum() / n
+        return (w * diff.pow(2)).sum() / n
     if kind == "mae":
-        return diff.abs().sum() / n
+        return (w * diff.abs()).sum() / n
     if kind == "mse+mae":
-        return (diff.pow(2).sum() + diff.abs().sum()) / n
+        return (w * (diff.pow(2) + diff.abs())).sum() / n
     raise ValueError(f"unknown loss {kind!r}")
 
 

@@ -15,6 +15,7 @@ def test_minimal_config_and_relative_paths(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('[data]\nsources = ["x"]\n[training]\nlearning_rate = 1\n', r"unknown key\(s\) \['learning_rate'\] in \[training\]"),
     ('[data]\nsources = ["x"]\n[training]\nschedule = "step"\n', "schedule must be 'cosine' or 'plateau'"),
+    ('[data]\nsources = ["x"]\n[training]\nonsite_weight = 0\n', "onsite_weight must be > 0, got 0"),
     ('[training]\nepochs = 3\n', r"\[data\] sources = \[...\] is required"),
     ('[data]\nsources = ["x"]\n[trainig]\nepochs = 3\n', "unknown section"),
     ('[data\nsources = 1', "not valid TOML"),

@@ -22,7 +22,7 @@ def _weights(trainer):
 
 def test_training_lowers_the_error_and_writes_its_outputs(tmp_path):
     corpus = corpus_subset(tmp_path)
-    raw = tiny_config(tmp_path, [str(corpus)], epochs=6, ema_decay=0.9, schedule="plateau", batch_size=1)
+    raw = tiny_config(tmp_path, [str(corpus)], epochs=6, ema_decay=0.9, schedule="plateau", batch_size=1, onsite_weight=4.0)
     raw["output"]["plots"] = True
     trainer = Trainer(make(raw, tmp_path), resume=False, progress=False)
     metrics = trainer.train()
