@@ -8,9 +8,12 @@ and compared with DFT:
 
 * H: MAE over all block entries, on-site and off-site, per species pair and per (l1, l2) shell
   (meV); for bilayers also the interlayer blocks (atoms in different layers: a vertical gap over 2.5 Å);
+* the on-site shift: the mean error of the on-site blocks' diagonal (meV), per cell and, for
+  bilayers, its difference between the layers (an error in the interlayer potential step);
 * bands at the run's own SCF k mesh: the states within ±1 eV of E_F (metals) or within 1 eV of
-  the gap edges (insulators): MAE and max (meV); the Fermi level, and the gap with the k points of
-  the band edges.
+  the gap edges (insulators): MAE and max (meV), and the max once each spectrum is measured from
+  its own VBM (insulators) or E_F (a rigid shift taken out); the Fermi level, and the gap with the
+  k points of the band edges.
 
 Results are printed per structure and per group (e.g. graphene 3x3 / 4x4 / 5x5); ``--card``
 merges them into the model card (ase_deeph2/pretrained/NAME.json); ``--model RUN/model.pt --on NAME``
@@ -49,7 +52,7 @@ HELD_OUT = {
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },
     "mos2-openmx": {
-        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(5, 12)],  # trained on s0000-s0004 + the shared corpus
+        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(9, 12)],  # trained on s0000-s0008 + the shared corpus
         "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
         "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
     },
@@ -110,7 +113,18 @@ def h_errors(calc: DeepH2Calculator, data) -> dict:
     inter = np.flatnonzero(layer[data.hamiltonian.pairs[:, 3]] != layer[data.hamiltonian.pairs[:, 4]])
     if len(inter):
         out["interlayer"] = predicted.select(inter).error_stats(data.hamiltonian.select(inter))["mae"] * 1000
+    shift = onsite_shift(predicted, data.hamiltonian, layer)
+    out["onsite_shift"] = float(shift.mean())
+    if len(shift) > 1:
+        out["layer_potential_error"] = float(shift[-1] - shift[0])
     return out
+
+
+def onsite_shift(predicted, reference, layer: np.ndarray) -> np.ndarray:
+    """Mean error (meV) of the diagonal of the on-site blocks, per layer (bottom first): the part of
+    the error that is a potential shift, which moves the bands of a layer rigidly."""
+    diag = [np.diag(predicted.block(i, i) - reference.block(i, i)).mean() for i in range(len(layer))]
+    return np.array([np.mean([d for d, l in zip(diag, layer) if l == k]) for k in range(layer.max() + 1)]) * 1000
 
 
 def same_k(a: np.ndarray, b: np.ndarray) -> bool:
@@ -136,7 +150,12 @@ def band_errors(calc: DeepH2Calculator, data) -> dict:
     gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
     near = gap_dft.states_near_edges(e_dft, ef_dft)
     err = np.abs(e_pred - e_dft)[near] * 1000
+    # the same states with each spectrum measured from its own reference level (VBM of an insulator,
+    # else E_F): what remains once a rigid shift of all bands is taken out
+    ref_dft, ref_pred = (gap_dft.vbm, gap_pred.vbm) if gap_dft.gap > 0.1 else (ef_dft, ef_pred)
+    aligned = np.abs((e_pred - ref_pred) - (e_dft - ref_dft))[near] * 1000
     return {"bands_near_EF_mae": float(err.mean()), "bands_near_EF_max": float(err.max()), "states": int(near.sum()),
+            "bands_aligned_max": float(aligned.max()),
             "fermi_level_error": float((ef_pred - ef_dft) * 1000), "gap_dft_eV": gap_dft.gap,
             "gap_error": float((gap_pred.gap - gap_dft.gap) * 1000),
             "band_edges_at_same_k": same_k(gap_pred.k_vbm, gap_dft.k_vbm) and same_k(gap_pred.k_cbm, gap_dft.k_cbm)}
@@ -153,13 +172,17 @@ def evaluate(name: str, on: str | None = None) -> dict:
             inter = f", interlayer {r['h_meV']['interlayer']:.3f}" if "interlayer" in r["h_meV"] else ""
             print(f"{name} {group:15s} {Path(item).name:24s} {r['atoms']:4d} atoms: H MAE {r['h_meV']['mae']:.3f} meV "
                   f"(on-site {r['h_meV']['onsite']:.3f}, off-site {r['h_meV']['offsite']:.3f}{inter}) | bands near "
-                  f"E_F MAE {r['bands_near_EF_mae']:.2f}, max {r['bands_near_EF_max']:.2f} meV | E_F "
+                  f"E_F MAE {r['bands_near_EF_mae']:.2f}, max {r['bands_near_EF_max']:.2f} meV (aligned "
+                  f"{r['bands_aligned_max']:.2f}) | on-site shift {r['h_meV']['onsite_shift']:+.1f}"
+                  + (f", layer potential {r['h_meV']['layer_potential_error']:+.1f}" if 'layer_potential_error' in r['h_meV'] else "")
+                  + f" meV | E_F "
                   f"{r['fermi_level_error']:+.2f} meV | gap {r['gap_dft_eV']:.3f} eV {r['gap_error']:+.1f} meV", flush=True)
         if rows:
             groups[group] = {"structures": rows,
                              "h_mae_meV": float(np.mean([r["h_meV"]["mae"] for r in rows.values()])),
                              "bands_near_EF_max_meV": float(max(r["bands_near_EF_max"] for r in rows.values())),
                              "bands_near_EF_mae_meV": float(np.mean([r["bands_near_EF_mae"] for r in rows.values()])),
+                             "bands_aligned_max_meV": float(max(r["bands_aligned_max"] for r in rows.values())),
                              "fermi_level_max_error_meV": float(max(abs(r["fermi_level_error"]) for r in rows.values())),
                              "gap_max_error_meV": float(max(abs(r["gap_error"]) for r in rows.values()))}
             if any("interlayer" in r["h_meV"] for r in rows.values()):
