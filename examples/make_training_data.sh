@@ -2,7 +2,7 @@
 # Remakes every corpus the shipped models were trained and tested on (real OpenMX 3.9 runs, the
 # settings of ../shared/data: GGA-PBE, 200 Ry, SCF criterion 1e-8, 300 K, forces skipped; 3x3 k).
 # Each `deeph2 dft` resumes: run it again after an interruption. Wall time on 2 cores, alone on the
-# machine with one OpenMX process at a time: see the model cards (about 12 CPU-hours in all).
+# machine with one OpenMX process at a time: see the model cards (about 8 CPU-hours in all, not every run timed; 4.2 of them the 34 bilayers).
 #
 #   OPENMX=/path/to/openmx DATA_PATH=/path/to/DFT_DATA19 bash examples/make_training_data.sh [OUT]
 set -euo pipefail
@@ -26,9 +26,9 @@ PY
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_3x3_k3" --supercell 3 3 1 --count 5 --seed 33 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 4 1 --count 10 --seed 44 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 6 --seed 55 "${common[@]}"
-# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0004 trained on, the rest held out)
+# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008 trained on, s0009-s0011 held out)
 deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 12 --seed 2026 "${common[@]}"
-# bilayer graphene 3x3 (s0000-s0012 trained on, s0013-s0015 held out): sliding and interlayer
-# distance from the trajectory, then σ = 0.05 Å, ±2 % strain
+# bilayer graphene 3x3 (s0013-s0015 and s0032-s0033 held out, the other 29 trained on): sliding
+# and interlayer distance from the trajectory, then σ = 0.05 Å, ±2 % strain
 deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3" --every 1 \
-    --count 16 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
+    --count 34 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
