@@ -19,16 +19,10 @@ import numpy as np
 import torch
 
 from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import DATA, band_errors, h_errors, held_out_data, layers
+from pretrained_accuracy import DATA, band_errors, h_errors, held_out_data, layer_onsite_means, layers
 
 #: held-out run -> the same structure on a 6x6 k mesh (both under $DEEPH2_DATA)
 DENSER = {f"@bilayer_graphene_3x3/deeph/s{k:04d}": f"@bilayer_graphene_3x3_k6/s{k:04d}/openmx.scfout" for k in (13, 14, 15)}
-
-
-def layer_potential(matrix, layer: np.ndarray) -> float:
-    """Mean on-site diagonal (meV) of the upper layer minus that of the lower one."""
-    diag = np.array([np.diag(matrix.block(i, i)).mean() for i in range(len(layer))]) * 1000
-    return float(diag[layer == layer.max()].mean() - diag[layer == 0].mean())
 
 
 def main() -> None:
@@ -45,7 +39,8 @@ def main() -> None:
             continue
         coarse, dense = pair[coarse_item], pair[dense_item]
         layer = layers(coarse.atoms.positions[:, 2])
-        row = {"dft_layer_potential_meV": [layer_potential(d.hamiltonian, layer) for d in (coarse, dense)],
+        means = [layer_onsite_means(d.hamiltonian, layer) for d in (coarse, dense)]  # per layer, bottom first
+        row = {"dft_layer_potential_meV": [float(m[-1] - m[0]) for m in means],
                "h_difference_meV": float(np.abs(dense.hamiltonian.aligned_to(coarse.hamiltonian).data
                                                 - coarse.hamiltonian.data).mean() * 1000)}
         for mesh, data in (("3x3", coarse), ("6x6", dense)):

@@ -113,18 +113,19 @@ def h_errors(calc: DeepH2Calculator, data) -> dict:
     inter = np.flatnonzero(layer[data.hamiltonian.pairs[:, 3]] != layer[data.hamiltonian.pairs[:, 4]])
     if len(inter):
         out["interlayer"] = predicted.select(inter).error_stats(data.hamiltonian.select(inter))["mae"] * 1000
-    shift = onsite_shift(predicted, data.hamiltonian, layer)
+    shift = layer_onsite_means(predicted, layer) - layer_onsite_means(data.hamiltonian, layer)
     out["onsite_shift"] = float(shift.mean())
     if len(shift) > 1:
         out["layer_potential_error"] = float(shift[-1] - shift[0])
     return out
 
 
-def onsite_shift(predicted, reference, layer: np.ndarray) -> np.ndarray:
-    """Mean error (meV) of the diagonal of the on-site blocks, per layer (bottom first): the part of
-    the error that is a potential shift, which moves the bands of a layer rigidly."""
-    diag = [np.diag(predicted.block(i, i) - reference.block(i, i)).mean() for i in range(len(layer))]
-    return np.array([np.mean([d for d, l in zip(diag, layer) if l == k]) for k in range(layer.max() + 1)]) * 1000
+def layer_onsite_means(matrix, layer: np.ndarray) -> np.ndarray:
+    """Mean diagonal of the on-site blocks (meV) per layer, bottom first. Of an error, it is the part
+    that is a potential shift, which moves the bands of a layer rigidly; its difference between the
+    layers is the interlayer potential step."""
+    diag = np.array([np.diag(matrix.block(i, i)).mean() for i in range(len(layer))])
+    return np.bincount(layer, weights=diag) / np.bincount(layer) * 1000
 
 
 def same_k(a: np.ndarray, b: np.ndarray) -> bool:
@@ -152,7 +153,7 @@ def band_errors(calc: DeepH2Calculator, data) -> dict:
     err = np.abs(e_pred - e_dft)[near] * 1000
     # the same states with each spectrum measured from its own reference level (VBM of an insulator,
     # else E_F): what remains once a rigid shift of all bands is taken out
-    ref_dft, ref_pred = (gap_dft.vbm, gap_pred.vbm) if gap_dft.gap > 0.1 else (ef_dft, ef_pred)
+    ref_dft, ref_pred = (gap_dft.vbm, gap_pred.vbm) if gap_dft.insulating() else (ef_dft, ef_pred)
     aligned = np.abs((e_pred - ref_pred) - (e_dft - ref_dft))[near] * 1000
     return {"bands_near_EF_mae": float(err.mean()), "bands_near_EF_max": float(err.max()), "states": int(near.sum()),
             "bands_aligned_max": float(aligned.max()),

@@ -141,13 +141,17 @@ class BandGap:
         return (f"{kind} gap {self.gap:.4f} eV: VBM {self.vbm:.4f} eV at k = {np.round(self.k_vbm, 4).tolist()}, "
                 f"CBM {self.cbm:.4f} eV at k = {np.round(self.k_cbm, 4).tolist()}")
 
+    def insulating(self, above: float = 0.1) -> bool:
+        """True when the gap exceeds ``above`` eV (band edges, not E_F, are then the reference)."""
+        return self.gap > above
+
     def states_near_edges(self, eigenvalues: np.ndarray, fermi_level: float, width: float = 1.0,
                           insulator_above: float = 0.1) -> np.ndarray:
         """Boolean mask (shape of ``eigenvalues``, eV) of the states that set the low-energy physics:
         within ``width`` eV below the VBM or above the CBM (and all of the gap) when the gap exceeds
         ``insulator_above`` eV, else within ``width`` eV of ``fermi_level`` (metals, semimetals)."""
         e = np.asarray(eigenvalues)
-        if self.gap > insulator_above:
+        if self.insulating(insulator_above):
             return (e > self.vbm - width) & (e < self.cbm + width)
         return np.abs(e - fermi_level) < width
 
