@@ -135,7 +135,8 @@ def same_k(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def band_errors(calc: DeepH2Calculator, data) -> dict:
-    """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh."""
+    """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh (``calc``'s prediction of
+    ``data.atoms`` is reused when :func:`h_errors` has made it)."""
     grid = data.info.get("keywords", {}).get("scf.kgrid")
     dat = Path(data.source) / "openmx.dat"
     if grid is None and dat.is_file():  # a DeepH folder made by deeph2 dft keeps the OpenMX input
@@ -144,11 +145,11 @@ def band_errors(calc: DeepH2Calculator, data) -> dict:
     kpts = {"size": mesh, "gamma": False}
     dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)
     dft.atoms.calc = dft
-    atoms = data.atoms.copy()
-    atoms.calc = DeepH2Calculator(calc.loaded, kpts=kpts, symmetry=False, check_domain=False)
-    ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
-    e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
-    gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
+    pred = HamiltonianCalculator.from_data(calc.get_data(data.atoms), kpts=kpts, symmetry=False)  # cached prediction
+    pred.atoms.calc = pred
+    ef_dft, ef_pred = dft.get_fermi_level(), pred.get_fermi_level()
+    e_dft, e_pred = dft.results["eigenvalues"], pred.results["eigenvalues"]
+    gap_dft, gap_pred = dft.band_gap(), pred.band_gap()
     near = gap_dft.states_near_edges(e_dft, ef_dft)
     err = np.abs(e_pred - e_dft)[near] * 1000
     # the same states with each spectrum measured from its own reference level (VBM of an insulator,
