@@ -26,7 +26,7 @@ class ELCTConfig:
         radial_hidden: width of the radial MLPs.
         species_dim: width of the species embedding entering every radial MLP.
         norm: ``"degree"`` (one RMS per l) or ``"joint"`` (one RMS over all l > 0); see
-            :class:`~.layers.EquivariantLayerNorm`. Default chosen by ``benchmarks/tune_graphene.py``.
+            :class:`~.layers.EquivariantLayerNorm`. Default chosen by ``benchmarks/tune_model.py``.
         norm_eps: epsilon inside the norms' square roots: bounds their gain by 1/sqrt(eps), which
             keeps the network smooth where whole degrees vanish by symmetry (flat sheets).
         avg_neighbors: normaliser of neighbour sums (set from data; 30 is typical for NAO cutoffs).

@@ -115,7 +115,7 @@ class EquivariantLayerNorm(nn.Module):
     with a tiny eps a per-degree norm then divides rounding noise by itself (measured: 1e-8 Å
     out-of-plane moves changed H by 0.4 eV with eps = 1e-6). The gain is at most 1/sqrt(eps), so
     eps = 1e-2 (gain <= 10; features are of order one) makes the map Lipschitz. Measured on the
-    graphene corpus (``benchmarks/tune_graphene.py``, 60 epochs): "degree" with eps 1e-2 was the
+    graphene corpus (``benchmarks/tune_model.py``, 60 epochs): "degree" with eps 1e-2 was the
     most accurate smooth variant (validation 1.94 meV; "joint" 2.07 meV with eps 1e-4 or 1e-2; the
     non-smooth eps 1e-6 1.90 meV), with the smallest float32 symmetry breaking.
 
