@@ -32,12 +32,17 @@ deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --co
 # and interlayer distance from the trajectory, then σ = 0.05 Å, ±2 % strain
 deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3" --every 1 \
     --count 34 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
-# three held-out bilayers again on a 6x6 k mesh (benchmarks/kmesh_reference.py): the same openmx.dat
-for s in s0013 s0014 s0015; do
-    d="$out/bilayer_graphene_3x3_k6/$s"
-    [ -f "$d/openmx.scfout" ] && continue
+# held-out runs again on denser k meshes (benchmarks/kmesh_reference.py): the same openmx.dat, scf.Kgrid
+# changed; the 3x3 mesh of the corpora samples the Dirac points of graphene with one k point
+rerun() {  # corpus run k folder
+    local d="$out/$4/$2"
+    [ -f "$d/openmx.scfout" ] && return
     mkdir -p "$d"
-    sed 's/^scf.Kgrid .*/scf.Kgrid 6 6 1/' "$out/bilayer_graphene_3x3/runs/$s/openmx.dat" > "$d/openmx.dat"
+    sed "s/^scf.Kgrid .*/scf.Kgrid $3 $3 1/" "$out/$1/runs/$2/openmx.dat" > "$d/openmx.dat"
     (cd "$d" && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 \
         mpirun --oversubscribe -np 2 "$openmx" openmx.dat > openmx.std)
-done
+}
+for s in s0013 s0014 s0015; do rerun bilayer_graphene_3x3 "$s" 6 bilayer_graphene_3x3_k6; done
+rerun graphene_3x3_k3 s0003 6 graphene_3x3_k6; rerun graphene_3x3_k3 s0003 9 graphene_3x3_k9
+rerun graphene_3x3_k3 s0000 6 graphene_3x3_k6
+rerun graphene_4x4 s0007 6 graphene_4x4_k6
