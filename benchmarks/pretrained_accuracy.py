@@ -52,7 +52,8 @@ HELD_OUT = {
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },
     "mos2-openmx": {
-        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in range(9, 12)],  # trained on s0000-s0008 + the shared corpus
+        # trained on s0000-s0008, s0012-s0023 and the shared corpus
+        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in (9, 10, 11, 24, 25, 26)],
         "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
         "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
     },
