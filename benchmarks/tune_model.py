@@ -10,7 +10,7 @@ a flat 8x8 sheet (graphene models only). The last line is JSON.
 
 Width on MoS2 (the data of mos2-openmx), e.g.::
 
-    python benchmarks/tune_model.py /tmp/tune_mos2 --epochs 60 --only base C32 \
+    python benchmarks/tune_model.py /tmp/tune_mos2 --epochs 40 --only base C32 \
         --corpus ../shared/data/mos2_3x3 ~/deeph2-data/mos2_3x3/deeph
 
 """
@@ -91,11 +91,13 @@ def main() -> None:
                          "s_per_epoch": history[-1]["time_s"] / len(history),
                          "parameters": trainer.model.n_parameters(), "wall_s": time.perf_counter() - t0,
                          "val_curve": [round(h["val_mae_meV"], 3) for h in history]}
-        print(f"{name:14s} train {results[name]['train_mae_meV']:8.3f}  val {results[name]['val_mae_meV']:8.3f} meV  test {results[name]['test_mae_meV']:8.3f} meV  "
-              f"{results[name]['s_per_epoch']:6.1f} s/epoch  {results[name]['parameters']} params", flush=True)
+        r = results[name]
+        print(f"{name:14s} train {r['train_mae_meV']:8.3f}  val {r['val_mae_meV']:8.3f} meV  test {r['test_mae_meV']:8.3f} meV  "
+              f"{r['s_per_epoch']:6.1f} s/epoch  {r['parameters']} params", flush=True)
         if flat is not None:
             report(name, flat)
-    print(json.dumps({"benchmark": "tune_model", "corpus": [str(c) for c in args.corpus], "epochs": args.epochs, "results": results}))
+    print(json.dumps({"benchmark": "tune_model", "corpus": [str(c) for c in args.corpus], "epochs": args.epochs,
+                      "results": results}))
 
 
 if __name__ == "__main__":
