@@ -33,7 +33,7 @@ import torch
 
 from ase_deeph2 import DeepH2Calculator, HamiltonianCalculator
 from ase_deeph2.files import atomic_write_text
-from ase_deeph2.io import parse_openmx_input, read_source
+from ase_deeph2.io import read_source
 from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.pretrained import HERE as PRETRAINED
 from ase_deeph2.training.metrics import ErrorAccumulator
@@ -138,10 +138,7 @@ def same_k(a: np.ndarray, b: np.ndarray) -> bool:
 def band_errors(calc: DeepH2Calculator, data) -> dict:
     """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh (``calc``'s prediction of
     ``data.atoms`` is reused when :func:`h_errors` has made it)."""
-    grid = data.info.get("keywords", {}).get("scf.kgrid")
-    dat = Path(data.source) / "openmx.dat"
-    if grid is None and dat.is_file():  # a DeepH folder made by deeph2 dft keeps the OpenMX input
-        grid = parse_openmx_input(dat.read_text(), str(dat))["keywords"].get("scf.kgrid")
+    grid = data.info.get("keywords", {}).get("scf.kgrid")  # .scfout, or a DeepH folder with its openmx.dat
     mesh = tuple(int(x) for x in grid.split()[:3]) if grid else (3, 3, 1)
     kpts = {"size": mesh, "gamma": False}
     dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)

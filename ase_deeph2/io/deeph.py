@@ -53,27 +53,43 @@ def _require(folder: Path, names: tuple[str, ...], fmt: str) -> None:
                                f"(expected {', '.join(names)})")
 
 
-def _valence_for(folder: Path, info: dict, n_electrons: float | None) -> dict[str, float]:
-    """Valence electrons per element: info.json "valence_electrons", else an openmx.dat beside the data."""
+def _input_beside(folder: Path) -> tuple[dict | None, ValueError | None]:
+    """The OpenMX input beside the data (``openmx.dat``, as ``deeph2 dft`` keeps it), parsed once per
+    read: ``(parsed, None)``, ``(None, the parse error)``, or ``(None, None)`` when there is none."""
+    dat = folder / "openmx.dat"
+    if not dat.is_file():
+        return None, None
+    try:
+        return parse_openmx_input(dat.read_text(errors="replace"), str(dat)), None
+    except ValueError as err:
+        return None, err
+
+
+def _valence_for(info: dict, n_electrons: float | None, beside: dict | None) -> dict[str, float]:
+    """Valence electrons per element: info.json "valence_electrons", else the OpenMX input beside the data."""
     if isinstance(info.get("valence_electrons"), dict):
         return {el: float(v) for el, v in info["valence_electrons"].items()}
-    dat = folder / "openmx.dat"
-    if dat.is_file():
+    if beside is not None:
         try:
-            return valence_from_input(parse_openmx_input(dat.read_text(errors="replace"), str(dat)), n_electrons)
+            return valence_from_input(beside, n_electrons)
         except ValueError:
             return {}
     return {}
 
 
-def _basis_for(folder: Path, info: dict, orbital_map: dict[str, list[int]]) -> tuple[BasisSet, str]:
-    """Basis with PAO names when known: info.json "basis", else an openmx.dat beside the data."""
+def _basis_for(folder: Path, info: dict, orbital_map: dict[str, list[int]],
+               beside: tuple[dict | None, ValueError | None]) -> tuple[BasisSet, str]:
+    """Basis with PAO names when known: info.json "basis", else the OpenMX input beside the data
+    (``beside``: what :func:`_input_beside` returned)."""
     names = info.get("basis")
     origin = "info.json"
-    if names is None and (folder / "openmx.dat").is_file():
-        parsed = parse_openmx_input((folder / "openmx.dat").read_text(errors="replace"), str(folder / "openmx.dat"))
-        names = {el: b for el, b in parsed["species"].values()}
-        origin = "openmx.dat"
+    if names is None:
+        parsed, error = beside
+        if error is not None:
+            raise error
+        if parsed is not None:
+            names = {el: b for el, b in parsed["species"].values()}
+            origin = "openmx.dat"
     if names is None:
         return BasisSet.from_orbital_map(orbital_map), "orbital map only (cutoff radii unknown)"
     basis = BasisSet.from_strings({el: names[el] for el in orbital_map if el in names})
@@ -82,6 +98,14 @@ def _basis_for(folder: Path, info: dict, orbital_map: dict[str, list[int]]) -> t
             raise DeepHFormatError(f"{folder}: {origin} gives {el} basis "
                                    f"{basis[el].name if el in basis else 'none'}, but the data has shells {ls}")
     return basis, origin
+
+
+def _read_info(fmt: str, origin: str, info: dict, n_electrons: float | None, beside: dict | None) -> dict:
+    """HamiltonianData.info of a DeepH folder; the OpenMX keywords (e.g. scf.kgrid) when its input is beside it."""
+    out = {"format": fmt, "basis_from": origin, "valence_electrons": _valence_for(info, n_electrons, beside)}
+    if beside is not None:
+        out["keywords"] = beside["keywords"]
+    return out
 
 
 def _read_blocks_new(path: Path, counts: np.ndarray, spinful: bool) -> BlockMatrix:
@@ -112,7 +136,8 @@ def _read_new(folder: Path) -> HamiltonianData:
         raise DeepHFormatError(f"{folder / 'info.json'}: missing key {err}") from None
     except Exception as err:  # ASE raises many kinds on a broken POSCAR
         raise DeepHFormatError(f"{folder / 'POSCAR'}: cannot read ({err})") from None
-    basis, origin = _basis_for(folder, info, orbital_map)
+    beside = _input_beside(folder)
+    basis, origin = _basis_for(folder, info, orbital_map, beside)
     counts = basis.orbital_counts(atoms.get_chemical_symbols())
     spinful = bool(info.get("spinful", False))
     h = _read_blocks_new(folder / "hamiltonian.h5", counts, spinful)
@@ -120,8 +145,7 @@ def _read_new(folder: Path) -> HamiltonianData:
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=[h], overlap=s,
                            fermi_level=info.get("fermi_energy_eV"), n_electrons=info.get("occupation"),
                            spin="noncollinear" if spinful else "none", source=str(folder),
-                           info={"format": "deeph-new", "basis_from": origin,
-                                 "valence_electrons": _valence_for(folder, info, info.get("occupation"))})
+                           info=_read_info("deeph-new", origin, info, info.get("occupation"), beside[0]))
 
 
 _KEY = re.compile(r"^\[\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]$")
@@ -161,7 +185,8 @@ def _read_legacy(folder: Path) -> HamiltonianData:
         if orbital_map.setdefault(el, ls) != ls:
             raise DeepHFormatError(f"{folder / 'orbital_types.dat'}: atom {atom} ({el}) has shells {ls}, "
                                    f"another {el} has {orbital_map[el]}")
-    basis, origin = _basis_for(folder, info, orbital_map)
+    beside = _input_beside(folder)
+    basis, origin = _basis_for(folder, info, orbital_map, beside)
     counts = basis.orbital_counts(symbols)
     kinds = basis.species_index(symbols, where=str(folder))
     to_wiki = {k: basis[el].openmx_to_wiki for k, el in enumerate(basis.elements)}
@@ -172,8 +197,7 @@ def _read_legacy(folder: Path) -> HamiltonianData:
     return HamiltonianData(atoms=atoms, basis=basis, hamiltonians=[h], overlap=s,
                            fermi_level=info.get("fermi_level"), n_electrons=info.get("n_electrons"),
                            spin="noncollinear" if spinful else "none", source=str(folder),
-                           info={"format": "deeph-legacy", "basis_from": origin,
-                                 "valence_electrons": _valence_for(folder, info, info.get("n_electrons"))})
+                           info=_read_info("deeph-legacy", origin, info, info.get("n_electrons"), beside[0]))
 
 
 def read_deeph(folder: str | PathLike, orbital_order: str = "auto") -> HamiltonianData:

@@ -62,6 +62,7 @@ def test_shared_corpus_is_physical():
     """Eigenvalues of a corpus structure put `occupation` electrons below its Fermi level."""
     data = read_deeph(shared_path("graphene3x3", "graphene3x3_s0004"), orbital_order="trust")
     assert data.basis["C"].name == "C6.0-s2p2d1" and data.info["basis_from"] == "openmx.dat"
+    assert data.info["keywords"]["scf.kgrid"].split() == ["3", "3", "1"]  # the run's own input, parsed once
     assert data.hamiltonian.hermiticity_error() < 1e-7
     below = 0
     kpts = monkhorst_pack((3, 3, 1))
