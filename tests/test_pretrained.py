@@ -37,11 +37,11 @@ def compare_on_dft(calc, data, kpts):
     mae = calc.get_hamiltonian(data.atoms).error_stats(data.hamiltonian)["mae"] * 1000
     dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)
     dft.atoms.calc = dft
-    atoms = data.atoms.copy()
-    atoms.calc = DeepH2Calculator(calc.loaded, kpts=kpts, symmetry=False)
-    ef_dft, ef_pred = dft.get_fermi_level(), atoms.calc.get_fermi_level()
-    e_dft, e_pred = dft.results["eigenvalues"], atoms.calc.results["eigenvalues"]
-    gap_dft, gap_pred = dft.band_gap(), atoms.calc.band_gap()
+    pred = HamiltonianCalculator.from_data(calc.get_data(data.atoms), kpts=kpts, symmetry=False)  # the prediction above
+    pred.atoms.calc = pred
+    ef_dft, ef_pred = dft.get_fermi_level(), pred.get_fermi_level()
+    e_dft, e_pred = dft.results["eigenvalues"], pred.results["eigenvalues"]
+    gap_dft, gap_pred = dft.band_gap(), pred.band_gap()
     near = gap_dft.states_near_edges(e_dft, ef_dft)
     return mae, np.abs(e_pred - e_dft)[near].max() * 1000, (ef_pred - ef_dft) * 1000, gap_dft, gap_pred
 
