@@ -31,11 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ase_deeph2 import DeepH2Calculator, HamiltonianCalculator
+from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.files import atomic_write_text
 from ase_deeph2.io import read_source
 from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.pretrained import HERE as PRETRAINED
+from ase_deeph2.spectrum_errors import spectrum_errors
 from ase_deeph2.training.metrics import ErrorAccumulator
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,36 +130,10 @@ def layer_onsite_means(matrix, layer: np.ndarray) -> np.ndarray:
     return np.bincount(layer, weights=diag) / np.bincount(layer) * 1000
 
 
-def same_k(a: np.ndarray, b: np.ndarray) -> bool:
-    """Fractional k points ``a`` and ``b`` are one point up to a reciprocal lattice vector and time
-    reversal (K and K' = -K carry degenerate band edges; which one a solver reports is a rounding)."""
-    return any(np.allclose(d, np.round(d), atol=1e-8) for d in (np.asarray(a) - b, np.asarray(a) + b))
-
-
 def band_errors(calc: DeepH2Calculator, data) -> dict:
     """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh (``calc``'s prediction of
     ``data.atoms`` is reused when :func:`h_errors` has made it)."""
-    grid = data.info.get("keywords", {}).get("scf.kgrid")  # .scfout, or a DeepH folder with its openmx.dat
-    mesh = tuple(int(x) for x in grid.split()[:3]) if grid else (3, 3, 1)
-    kpts = {"size": mesh, "gamma": False}
-    dft = HamiltonianCalculator.from_data(data, kpts=kpts, symmetry=False)
-    dft.atoms.calc = dft
-    pred = HamiltonianCalculator.from_data(calc.get_data(data.atoms), kpts=kpts, symmetry=False)  # cached prediction
-    pred.atoms.calc = pred
-    ef_dft, ef_pred = dft.get_fermi_level(), pred.get_fermi_level()
-    e_dft, e_pred = dft.results["eigenvalues"], pred.results["eigenvalues"]
-    gap_dft, gap_pred = dft.band_gap(), pred.band_gap()
-    near = gap_dft.states_near_edges(e_dft, ef_dft)
-    err = np.abs(e_pred - e_dft)[near] * 1000
-    # the same states with each spectrum measured from its own reference level (VBM of an insulator,
-    # else E_F): what remains once a rigid shift of all bands is taken out
-    ref_dft, ref_pred = (gap_dft.vbm, gap_pred.vbm) if gap_dft.insulating() else (ef_dft, ef_pred)
-    aligned = np.abs((e_pred - ref_pred) - (e_dft - ref_dft))[near] * 1000
-    return {"bands_near_EF_mae": float(err.mean()), "bands_near_EF_max": float(err.max()), "states": int(near.sum()),
-            "bands_aligned_max": float(aligned.max()),
-            "fermi_level_error": float((ef_pred - ef_dft) * 1000), "gap_dft_eV": gap_dft.gap,
-            "gap_error": float((gap_pred.gap - gap_dft.gap) * 1000),
-            "band_edges_at_same_k": same_k(gap_pred.k_vbm, gap_dft.k_vbm) and same_k(gap_pred.k_cbm, gap_dft.k_cbm)}
+    return spectrum_errors(data, calc.get_data(data.atoms)).as_dict()
 
 
 def evaluate(name: str, on: str | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""What the band and DOS commands share: a calculator for a DFT file, or for a structure with a model."""
+"""What the commands share: a calculator for a DFT file, or for a structure with a model (bands, dos); the
+prediction options (md, predict)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kpts", type=int, nargs=3, default=None, help="k mesh of the Fermi level and DOS "
                         "(default: Γ-centred, 5 points per Å^-1)")
     parser.add_argument("--method", choices=("auto", "dense", "sparse"), default="auto")
+
+
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model, output folder, device and progress options of the commands that predict and write (md, predict)."""
+    parser.add_argument("--model", default="graphene-openmx", help="model file or shipped model name")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def dft_calculator(source: Path, **kwargs):

@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import add_prediction_arguments
+
 NAME = "md"
 HELP = "per-frame Fermi level, gap and DOS near E_F along an MD trajectory (resumable)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trajectory", type=Path, help="any trajectory file ASE reads")
-    parser.add_argument("--model", default="graphene-openmx", help="model file or shipped model name")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    add_prediction_arguments(parser)
     parser.add_argument("--every", type=int, default=1, help="every N-th frame")
     parser.add_argument("--frames", default=None, help="frame range a:b (Python slice, e.g. 100: or :50)")
     parser.add_argument("--window", type=float, default=0.5, help="half-width of the window around E_F, eV")
@@ -30,8 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--core", type=int, default=200, help="local: atoms per core group")
     parser.add_argument("--buffer", type=float, default=8.0, help="local: Å of environment around each core")
     parser.add_argument("--nbands", type=int, default=None, help="sparse: states per k near E_F (default 40)")
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,19 +13,18 @@ import os
 import time
 from pathlib import Path
 
+from .common import add_prediction_arguments
+
 NAME = "predict"
 HELP = "predict H(R) (and the exact S(R)) of structures with a model; write DeepH folders"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("structure", type=Path, help="any file ASE reads (xyz, extxyz, traj, cif, POSCAR, ...)")
-    parser.add_argument("--model", default="graphene-openmx", help="model file or shipped model name")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="output folder")
+    add_prediction_arguments(parser)
     parser.add_argument("--index", default=":", help="frames to use, ASE syntax (default ':' = all)")
     parser.add_argument("--legacy", action="store_true", help="write the legacy DeepH format (hamiltonians.h5, ...)")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     parser.add_argument("--fermi", action="store_true", help="also compute and print each frame's Fermi level")
-    parser.add_argument("--no-progress", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
