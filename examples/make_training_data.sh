@@ -28,8 +28,12 @@ deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_3x3_k3" --supercell
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 4 1 --count 18 --seed 44 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 10 --seed 55 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_6x6" --supercell 6 6 1 --count 2 --seed 66 "${common[@]}"
-# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0034 trained on, s0009-s0011 and s0024-s0026 held out)
-deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 35 --seed 2026 "${common[@]}"
+# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0035 trained on, s0009-s0011 and s0024-s0026 held out)
+deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 36 --seed 2026 "${common[@]}"
+# MoS2 1x1 and 2x2 (trained on), k as dense as the 3x3 cells' 3x3 mesh
+mos2_small=("${common[@]:0:4}")  # --openmx, --data-path: without the 3x3 k mesh
+deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_1x1" --count 8 --sigma 0.05 --strain 0.02 --seed 11 --kpts 9 9 1 "${mos2_small[@]}"
+deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_2x2" --supercell 2 2 1 --count 6 --sigma 0.05 --strain 0.02 --seed 22 --kpts 5 5 1 "${mos2_small[@]}"
 # bilayer graphene 3x3 (s0013-s0015 and s0032-s0033 held out, the other 29 trained on): sliding
 # and interlayer distance from the trajectory, then σ = 0.05 Å, ±2 % strain
 deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3" --every 1 \
