@@ -47,6 +47,8 @@ def main() -> None:
     for model in args.models:
         calc = DeepH2Calculator(model, device="cpu", check_domain=False)
         r = {size: e for size, items in groups.items() if (e := errors(calc, items)) is not None}
+        if "3x3" not in r:
+            raise SystemExit("size_transfer: no held-out 3x3 run here (../shared/data or DEEPH2_DATA); the ratios need them")
         larger = [size for size in r if size != "3x3"]
         for size in larger:
             r[f"ratio_{size}"] = r[size]["mae_meV"] / r["3x3"]["mae_meV"]
