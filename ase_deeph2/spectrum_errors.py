@@ -21,26 +21,15 @@ import numpy as np
 from .electronic import BandGap
 from .hamiltonian_calculator import HamiltonianCalculator
 from .io.data import HamiltonianData
+from .io.openmx_out import scf_mesh
 
-__all__ = ["SpectrumErrors", "spectrum_errors", "scf_mesh", "same_k"]
+__all__ = ["SpectrumErrors", "spectrum_errors", "same_k"]
 
 
 def same_k(a: np.ndarray, b: np.ndarray) -> bool:
     """Fractional k points ``a`` and ``b`` (shape (3,)) are one point up to a reciprocal lattice vector
     and time reversal (K and K' = -K carry degenerate band edges; which one a solver reports is a rounding)."""
     return any(np.allclose(d, np.round(d), atol=1e-8) for d in (np.asarray(a) - b, np.asarray(a) + b))
-
-
-def scf_mesh(data: HamiltonianData) -> tuple[int, int, int] | None:
-    """The Monkhorst-Pack mesh of the run that made ``data`` (OpenMX's ``scf.Kgrid``), None when unknown."""
-    grid = data.info.get("keywords", {}).get("scf.kgrid")
-    if not grid:
-        return None
-    try:
-        n1, n2, n3 = (int(x) for x in grid.split()[:3])
-    except ValueError:
-        raise ValueError(f"{data.source}: scf.Kgrid {grid!r} is not three integers") from None
-    return n1, n2, n3
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ def spectrum_errors(reference: HamiltonianData, predicted: HamiltonianData,
     Args:
         reference, predicted: H and S of one structure (eV); both need the number of electrons.
         kpts: Monkhorst-Pack mesh (not Γ-centred, as OpenMX's); default: the reference run's
-            ``scf.Kgrid`` (:func:`scf_mesh`).
+            ``scf.Kgrid`` (:func:`~ase_deeph2.io.openmx_out.scf_mesh`).
         width: the window (eV) beyond the reference's gap edges (or around its E_F) whose states count.
     """
     if len(reference.atoms) != len(predicted.atoms) or reference.symbols != predicted.symbols:

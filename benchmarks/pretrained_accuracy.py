@@ -54,7 +54,7 @@ HELD_OUT = {
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },
     "mos2-openmx": {
-        # trained on s0000-s0008, s0012-s0023 and the shared corpus
+        # trained on s0000-s0008, s0012-s0023, s0027-s0035, the shared corpus and mos2_1x1 / mos2_2x2 (perturbed)
         "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in (9, 10, 11, 24, 25, 26)],
         "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
         "1x1 (pristine)": ["openmx/runs/mos2_1x1"],

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg as sl
 
 from ase_deeph2 import HamiltonianCalculator
-from ase_deeph2.io import read_openmx_eigenvalues, read_scfout
+from ase_deeph2.io import read_openmx_eigenvalues, read_scfout, scf_mesh
 from ase_deeph2.overlap import overlap_matrix
 
 RUNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "openmx" / "runs"
@@ -29,7 +29,7 @@ def main() -> None:
     for folder in sorted(p for p in RUNS.iterdir() if (p / "openmx.scfout").is_file()):
         data = read_scfout(folder / "openmx.scfout")
         ref = read_openmx_eigenvalues(folder / "openmx.out")
-        mesh = np.array([int(x) for x in data.info["keywords"]["scf.kgrid"].split()], dtype=float)
+        mesh = np.array(scf_mesh(data), dtype=float)
         kpts = np.round(ref["kpts"] * 2 * mesh) / (2 * mesh)  # openmx.out prints k to 5 decimals
         worst = 0.0
         for ik, k in enumerate(kpts):

@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from ase_deeph2.io import read_scfout
-from ase_deeph2.spectrum_errors import same_k, scf_mesh, spectrum_errors
+from ase_deeph2.io import read_scfout, scf_mesh
+from ase_deeph2.spectrum_errors import same_k, spectrum_errors
 from conftest import run_dir
 
 

@@ -14,7 +14,7 @@ from ase.units import Hartree
 
 from .data import HamiltonianData
 
-__all__ = ["read_openmx_eigenvalues", "ScfHistory", "read_scf_history", "eigenvalue_deviation"]
+__all__ = ["read_openmx_eigenvalues", "ScfHistory", "read_scf_history", "eigenvalue_deviation", "scf_mesh"]
 
 
 def read_openmx_eigenvalues(path: str | PathLike) -> dict:
@@ -85,6 +85,18 @@ def read_scf_history(path: str | PathLike) -> ScfHistory:
                       finished="Chemical potential (Hartree)" in text)
 
 
+def scf_mesh(data: HamiltonianData) -> tuple[int, int, int] | None:
+    """The Monkhorst-Pack mesh of the run that made ``data`` (OpenMX's ``scf.Kgrid``), None when unknown."""
+    grid = data.info.get("keywords", {}).get("scf.kgrid")
+    if not grid:
+        return None
+    try:
+        n1, n2, n3 = (int(x) for x in grid.split()[:3])
+    except ValueError:
+        raise ValueError(f"{data.source}: scf.Kgrid {grid!r} is not three integers") from None
+    return n1, n2, n3
+
+
 def eigenvalue_deviation(data: HamiltonianData, out_path: str | PathLike, window: float = 10.0) -> float:
     """max |E_ours - E_openmx| (eV) of H(k)c = E S(k)c at the SCF k points of ``openmx.out``, over the
     states within ``window`` eV of OpenMX's chemical potential (every spin channel).
@@ -94,9 +106,9 @@ def eigenvalue_deviation(data: HamiltonianData, out_path: str | PathLike, window
     """
     ref = read_openmx_eigenvalues(out_path)
     kpts = ref["kpts"]
-    grid = data.info.get("keywords", {}).get("scf.kgrid")
-    if grid:
-        mesh = np.array([int(x) for x in grid.split()[:3]], dtype=float)
+    grid = scf_mesh(data)
+    if grid is not None:
+        mesh = np.array(grid, dtype=float)
         kpts = np.round(kpts * 2 * mesh) / (2 * mesh)
     s = data.overlap.to_spinor() if data.hamiltonians[0].spinful else data.overlap
     worst = 0.0
