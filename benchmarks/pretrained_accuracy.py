@@ -48,13 +48,13 @@ DATA = Path(os.environ.get("DEEPH2_DATA", Path.home() / "deeph2-data"))
 HELD_OUT = {
     "graphene-openmx": {
         "3x3": ["openmx/runs/graphene_3x3_perturbed", *[f"@graphene_3x3_k3/deeph/s{k:04d}" for k in range(5)]],
-        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9)],
+        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9)],  # s0000-s0006 and s0010-s0023 trained on
         "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in (3, 4, 5)],  # the others were trained on
         "6x6": [f"@graphene_6x6/deeph/s{k:04d}" for k in (0, 1)],  # no 6x6 cell in training
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },
     "mos2-openmx": {
-        # trained on s0000-s0008, s0012-s0023, s0027-s0035, the shared corpus and mos2_1x1 / mos2_2x2 (perturbed)
+        # trained on s0000-s0008, s0012-s0023, s0027-s0059, the shared corpus and mos2_1x1 / mos2_2x2 (perturbed)
         "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in (9, 10, 11, 24, 25, 26)],
         "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
         "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
