@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import DATA, band_errors, h_errors, held_out_data, layer_onsite_means, layers
+from pretrained_accuracy import DATA, band_errors, evaluation_calculator, h_errors, held_out_data, layer_step, layers
 
 #: model -> (held-out run, the same structure on a denser k mesh) pairs (all under $DEEPH2_DATA)
 DENSER = {
@@ -41,8 +41,7 @@ def compare(calc: DeepH2Calculator, coarse, dense) -> dict:
     row = {"h_difference_meV": float(np.abs(dense.hamiltonian.aligned_to(coarse.hamiltonian).data
                                             - coarse.hamiltonian.data).mean() * 1000)}
     if layer.max() > 0:
-        means = [layer_onsite_means(d.hamiltonian, layer) for d in (coarse, dense)]  # per layer, bottom first
-        row["dft_layer_potential_meV"] = [float(m[-1] - m[0]) for m in means]
+        row["dft_layer_potential_meV"] = [layer_step(d.hamiltonian, layer) for d in (coarse, dense)]
     gaps = []
     for mesh, data in (("coarse", coarse), ("dense", dense)):
         h, b = h_errors(calc, data), band_errors(calc, data)
@@ -74,7 +73,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    calc = DeepH2Calculator(args.model, device="cpu", dtype="float64", check_domain=False)
+    calc = evaluation_calculator(args.model)
     rows = {}
     for coarse_item, dense_item in DENSER[args.model]:
         pair = dict(held_out_data([coarse_item, dense_item]))

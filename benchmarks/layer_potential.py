@@ -21,19 +21,12 @@ import numpy as np
 import torch
 from ase.neighborlist import neighbor_list
 
-from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import HELD_OUT, held_out_data, layer_onsite_means, layers
+from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers
 
 #: model -> the runs it was fitted to (training and validation split), all under $DEEPH2_DATA
 FITTED = {
     "bilayer-graphene-openmx": [f"@bilayer_graphene_3x3/deeph/s{k:04d}" for k in (*range(13), *range(16, 32))],
 }
-
-
-def layer_step(matrix, layer: np.ndarray) -> float:
-    """Upper minus lower layer's mean on-site diagonal of ``matrix`` (meV)."""
-    means = layer_onsite_means(matrix, layer)
-    return float(means[-1] - means[0])
 
 
 def layer_geometry(atoms, layer: np.ndarray) -> dict[str, float]:
@@ -60,7 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    calc = DeepH2Calculator(args.model, device="cpu", dtype="float64", check_domain=False)
+    calc = evaluation_calculator(args.model)
     groups = {"fitted": FITTED[args.model], "held out": HELD_OUT[args.model]["3x3"]}
     result, geometry = {}, []
     for group, items in groups.items():

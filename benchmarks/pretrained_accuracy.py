@@ -131,6 +131,17 @@ def layer_onsite_means(matrix, layer: np.ndarray) -> np.ndarray:
     return np.bincount(layer, weights=diag) / np.bincount(layer) * 1000
 
 
+def layer_step(matrix, layer: np.ndarray) -> float:
+    """Upper minus lower layer's mean on-site diagonal of ``matrix`` (meV): the interlayer potential step."""
+    means = layer_onsite_means(matrix, layer)
+    return float(means[-1] - means[0])
+
+
+def evaluation_calculator(model: str) -> DeepH2Calculator:
+    """Model ``model`` (shipped name or file) as the benchmarks compare it with DFT: CPU, float64, no domain check."""
+    return DeepH2Calculator(model, device="cpu", dtype="float64", check_domain=False)
+
+
 def band_errors(calc: DeepH2Calculator, data) -> dict:
     """Bands, E_F and gap of the prediction against DFT on the run's SCF mesh (``calc``'s prediction of
     ``data.atoms`` is reused when :func:`h_errors` has made it)."""
@@ -139,7 +150,7 @@ def band_errors(calc: DeepH2Calculator, data) -> dict:
 
 def evaluate(name: str, on: str | None = None) -> dict:
     """Figures of model ``name`` (shipped name or file) on the held-out runs of ``on`` (default: its own)."""
-    calc = DeepH2Calculator(name, device="cpu", dtype="float64", check_domain=False)
+    calc = evaluation_calculator(name)
     groups = {}
     for group, items in HELD_OUT[on or name].items():
         rows = {}
