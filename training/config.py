@@ -75,6 +75,8 @@ class TrainingConfig:
     patience: int = 0                 # early stopping on validation MAE, in epochs; 0 = off
     loss: str = "mse"                 # "mse", "mae" or "mse+mae"
     onsite_weight: float = 1.0        # weight of the on-site blocks' entries in the loss (they set band positions)
+    loss_average: str = "batch"       # "batch": each batch's mean over its entries (a small cell's entry weighs
+                                      # more); "dataset": every training entry weighs the same (cells by size)
     random_roll: bool = True          # random roll of the edge frames (result must not depend on it)
     device: str = "auto"              # "auto" (CUDA if present), "cpu", "cuda", "cuda:1"
     dtype: str = "float32"
@@ -153,6 +155,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path = Path("."), where: str
         (t.batch_size >= 1 and t.epochs >= 1, "training.batch_size and training.epochs must be >= 1"),
         (t.lr > 0 and 0 <= t.ema_decay < 1, "training.lr must be > 0 and ema_decay in [0, 1)"),
         (t.onsite_weight > 0, f"training.onsite_weight must be > 0, got {t.onsite_weight}"),
+        (t.loss_average in ("batch", "dataset"),
+         f"training.loss_average must be 'batch' or 'dataset', got {t.loss_average!r}"),
         (isinstance(cfg.data.pao_dirs, list) and all(isinstance(d, str) for d in cfg.data.pao_dirs),
          "data.pao_dirs must be a list of folder names"),
         (len(cfg.data.split) == 3, "data.split must have three fractions (train, validation, test)"),

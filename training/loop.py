@@ -66,6 +66,7 @@ class Trainer:
         self.model_config = ELCTConfig(basis=self.structures.basis.to_strings(), **asdict(cfg.model))
         torch.manual_seed(t.seed)  # identical initial weights on every rank
         self.samples = Samples(self.structures, self.model_config, self.dtype)
+        self._mean_train_entries: float | None = None
         self.extras = self._overlap_extras()
         self.model = ELCT(self.model_config).to(self.dist.device, self.dtype)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
@@ -122,9 +123,7 @@ class Trainer:
         else:
             graph = target = mask = None
             count = torch.zeros((), dtype=torch.float64)
-        total = count.clone()
-        self.dist.all_reduce(total)
-        normaliser = float(total) / self.dist.world  # DDP averages gradients over ranks
+        normaliser = self._loss_normaliser(count)
         if graph is not None:
             pred = self.net(graph, gamma="random" if t.random_roll else None)
             weight = None if t.onsite_weight == 1.0 else 1.0 + (t.onsite_weight - 1.0) * graph.onsite.to(pred.dtype)
@@ -143,6 +142,25 @@ class Trainer:
         if t.schedule == "cosine":
             self.scheduler.step()
         return float(loss.detach()), abs_err, float(count)
+
+    def _loss_normaliser(self, count: torch.Tensor) -> float:
+        """What this process divides its summed loss by: the global batch's entry count ("batch"), or
+        the training set's mean entries per structure times the batch size ("dataset": the same for
+        every batch, so each entry weighs the same whatever the size of its cell); divided by the
+        world size because DDP averages gradients over ranks."""
+        if self.cfg.training.loss_average == "dataset":
+            return self.mean_train_entries * self.cfg.training.batch_size / self.dist.world
+        total = count.clone()
+        self.dist.all_reduce(total)
+        return float(total) / self.dist.world
+
+    @property
+    def mean_train_entries(self) -> float:
+        """Mean number of target entries (real block elements) per training structure."""
+        if self._mean_train_entries is None:
+            self._mean_train_entries = float(np.mean([float(self.samples[int(i)][0].block_mask.sum())
+                                                      for i in self.split.train]))
+        return self._mean_train_entries
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,33 @@ def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architectur
     raw["model"]["channels"] = 4
     with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
         Trainer(make(raw, tmp_path), resume=False, progress=False)
+
+
+def test_dataset_loss_average_weighs_every_entry_the_same_across_cell_sizes(tmp_path):
+    corpus = corpus_subset(tmp_path, n=3)  # 18-atom cells
+    (corpus / "graphene_1x1").symlink_to(Path(__file__).parents[1] / "data" / "graphene_1x1")  # a 2-atom cell
+    raw = tiny_config(tmp_path, [str(corpus)], epochs=1, batch_size=1, loss_average="dataset")
+    raw["data"]["split"] = [1.0, 0.0, 0.0]
+    trainer = Trainer(make(raw, tmp_path), resume=False, progress=False)
+    entries = {}  # real block entries of each structure, counted from the DFT matrices themselves
+    for i in range(len(trainer.structures)):
+        record = trainer.structures[i]
+        n = record.hamiltonian.orbital_counts  # orbitals per atom
+        entries[i] = int(sum(n[a] * n[b] for a, b in record.hamiltonian.pairs[:, 3:5]))
+    assert sorted(entries.values())[0] < sorted(entries.values())[-1] / 5
+    mean = np.mean([entries[int(i)] for i in trainer.split.train])
+    assert trainer.mean_train_entries == pytest.approx(mean)
+    for i in trainer.split.train:  # one structure per batch: the same divisor for every cell size
+        assert trainer._loss_normaliser(torch.tensor(float(entries[int(i)]))) == pytest.approx(mean)
+    trainer.cfg.training.loss_average = "batch"  # the mean over each batch's own entries
+    for i in trainer.split.train:
+        assert trainer._loss_normaliser(torch.tensor(float(entries[int(i)]))) == entries[int(i)]
+    trainer.cfg.training.loss_average = "dataset"
+    trainer.train()  # end to end with the constant divisor
+    assert np.isfinite(trainer.state["history"][-1]["train_mae_meV"])
+
+
+def test_unknown_loss_average_is_refused(tmp_path):
+    raw = tiny_config(tmp_path, ["corpus"], loss_average="atoms")
+    with pytest.raises(ValueError, match="loss_average must be 'batch' or 'dataset', got 'atoms'"):
+        make(raw, tmp_path)
