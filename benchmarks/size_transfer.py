@@ -5,8 +5,9 @@
 Each model (a file or a shipped name) predicts the held-out OpenMX runs of
 ``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4 and 5x5: three cells
 each that the shipped model was not trained on; 6x6: two, a size it never saw). Printed: MAE (meV)
-per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1). Held-out runs that are
-not here are skipped with a line saying so. The last line is JSON.
+per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1), each with
+its standard error from the spread of the cells' own MAEs (± in the output). Held-out runs that are not here are
+skipped with a line saying so. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -24,16 +25,24 @@ from ase_deeph2.training.metrics import ErrorAccumulator
 
 
 def errors(calc: DeepH2Calculator, items: list[str]) -> dict | None:
-    """MAE (meV) over the runs ``items`` that are here, None when none is."""
+    """MAE (meV) over the runs ``items`` that are here, None when none is; with each run's own MAE and
+    the standard error of their mean (the cells differ: a few of them pin a mean down only so far)."""
     acc = ErrorAccumulator(calc.loaded.config.basis_set)
-    found = 0
+    per_cell = []
     for _, data in held_out_data(items):
-        add_errors(acc, calc, data)
-        found += 1
-    if not found:
+        predicted = add_errors(acc, calc, data)
+        per_cell.append(float(np.abs(predicted.data - data.hamiltonian.data).mean()) * 1000)
+    if not per_cell:
         return None
     s = acc.summary()
-    return {"mae_meV": s["mae_meV"], "onsite_meV": s["onsite_mae_meV"], "offsite_meV": s["offsite_mae_meV"]}
+    sem = float(np.std(per_cell, ddof=1) / np.sqrt(len(per_cell))) if len(per_cell) > 1 else None
+    return {"mae_meV": s["mae_meV"], "onsite_meV": s["onsite_mae_meV"], "offsite_meV": s["offsite_mae_meV"],
+            "per_cell_meV": per_cell, "sem_meV": sem}
+
+
+def pm(sem: float | None, digits: int = 3) -> str:
+    """' ± sem' for printing, empty for a single cell."""
+    return "" if sem is None else f" ± {sem:.{digits}f}"
 
 
 def main() -> None:
@@ -51,11 +60,14 @@ def main() -> None:
             raise SystemExit("size_transfer: no held-out 3x3 run here (../shared/data or DEEPH2_DATA); the ratios need them")
         larger = [size for size in r if size != "3x3"]
         for size in larger:
-            r[f"ratio_{size}"] = r[size]["mae_meV"] / r["3x3"]["mae_meV"]
+            ratio = r[f"ratio_{size}"] = r[size]["mae_meV"] / r["3x3"]["mae_meV"]
+            sems = (r[size]["sem_meV"], r["3x3"]["sem_meV"])
+            r[f"ratio_{size}_sem"] = None if None in sems else ratio * float(
+                np.hypot(sems[0] / r[size]["mae_meV"], sems[1] / r["3x3"]["mae_meV"]))
         results[model] = r
-        line = "  ".join(f"{size} {r[size]['mae_meV']:.3f} (on {r[size]['onsite_meV']:.2f}, off "
+        line = "  ".join(f"{size} {r[size]['mae_meV']:.3f}{pm(r[size]['sem_meV'])} (on {r[size]['onsite_meV']:.2f}, off "
                          f"{r[size]['offsite_meV']:.3f})" for size in groups if size in r)
-        ratios = ", ".join(f"{size} {r[f'ratio_{size}']:.2f}" for size in larger)
+        ratios = ", ".join(f"{size} {r[f'ratio_{size}']:.2f}{pm(r[f'ratio_{size}_sem'], 2)}" for size in larger)
         print(f"{model}: {line}  | ratios {ratios}", flush=True)
     print(json.dumps({"benchmark": "size_transfer", "results": results, "goal_ratio": 1.1,
                       "held_out": {k: len(v) for k, v in groups.items()}}))

@@ -31,7 +31,7 @@ from ase_deeph2.training.loop import Trainer
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = SHARED_DATA / "graphene3x3"
 PAO = SHARED_DATA / "openmx" / "PAO"
-#: The recipe of the shipped graphene model (examples/train_graphene.toml), for a fixed number of epochs.
+#: The first-stage recipe of the shipped graphene model (examples/train_graphene.toml), for a fixed number of epochs.
 BASE = {"model": {"channels": 16, "hidden": 16, "n_blocks": 2},
         "training": {"batch_size": 2, "lr": 1e-2, "warmup_epochs": 2, "loss": "mse+mae"}}
 VARIANTS = {
