@@ -3,8 +3,8 @@
     DEEPH2_DATA=~/deeph2-data python benchmarks/size_transfer.py MODEL [MODEL ...] [--threads N]
 
 Each model (a file or a shipped name) predicts the held-out OpenMX runs of
-``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4 and 5x5: three cells
-each that the shipped model was not trained on; 6x6: two, a size it never saw). Printed: MAE (meV)
+``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: three cells and 5x5: five
+that the shipped model was not trained on; 6x6: two, a size it never saw). Printed: MAE (meV)
 per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1), each with
 its standard error from the spread of the cells' own MAEs (± in the output). Held-out runs that are not here are
 skipped with a line saying so. The last line is JSON.

@@ -23,10 +23,10 @@ write(f"{folder}/mos2.traj", mx2("MoS2", kind="2H", a=3.19, thickness=3.12, vacu
 write(f"{folder}/bilayer_graphene_3x3.traj", sliding_bilayers(64, seed=22))     # AA, AB, saddle, then random
 PY
 # graphene: new 3x3 seeds (held out), 4x4 (s0007-s0009 held out, the other 21 trained on), 5x5 (s0003-s0005
-# held out, the other 7 trained on), 6x6 (2, held out)
+# and s0014-s0015 held out, the other 11 trained on), 6x6 (2, held out)
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_3x3_k3" --supercell 3 3 1 --count 5 --seed 33 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 4 1 --count 24 --seed 44 "${common[@]}"
-deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 10 --seed 55 "${common[@]}"
+deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 16 --seed 55 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_6x6" --supercell 6 6 1 --count 2 --seed 66 "${common[@]}"
 # MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0059 trained on, s0009-s0011 and s0024-s0026 held out)
 deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 60 --seed 2026 "${common[@]}"
