@@ -31,7 +31,7 @@ def errors(calc: DeepH2Calculator, items: list[str]) -> dict | None:
     per_cell = []
     for _, data in held_out_data(items):
         predicted = add_errors(acc, calc, data)
-        per_cell.append(float(np.abs(predicted.data - data.hamiltonian.data).mean()) * 1000)
+        per_cell.append(predicted.error_stats(data.hamiltonian)["mae"] * 1000)
     if not per_cell:
         return None
     s = acc.summary()
