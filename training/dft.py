@@ -119,6 +119,22 @@ class _Summary:
             self.records.values(), key=lambda r: r.name)]}, indent=1))
 
 
+def parse_indices(spec: str) -> list[int]:
+    """Structure indices from a list of numbers and ranges: ``"13-15,0-12"`` -> 13, 14, 15, 0, ..., 12."""
+    out: list[int] = []
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            lo = int(first)
+            hi = int(last) if dash else lo
+        except ValueError:
+            raise ValueError(f"--only expects numbers and ranges like 13-15,0-12, got {part!r}") from None
+        if hi < lo:
+            raise ValueError(f"--only: range {part!r} runs backwards")
+        out.extend(range(lo, hi + 1))
+    return out
+
+
 def same_input(a: str, b: str, tolerance: float = 1e-6) -> bool:
     """Two OpenMX inputs are the same run: equal line by line, numbers equal within ``tolerance``
     (structure files store coordinates to a finite number of digits)."""
@@ -177,7 +193,7 @@ def _process(name: str, atoms: Atoms, out: Path, settings: OpenMXSettings, run: 
 def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: OpenMXSettings,
                 openmx: str | None = None, nprocs: int = 1, jobs: int = 1, threads: int = 1,
                 tolerance: float = EIGENVALUE_TOLERANCE, progress: bool = True,
-                timeout: float | None = None) -> list[RunRecord]:
+                timeout: float | None = None, indices: Sequence[int] | None = None) -> list[RunRecord]:
     """Run OpenMX on every structure, check and convert each run (see the module docstring).
 
     Args:
@@ -189,8 +205,16 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
         jobs: runs at the same time.
         tolerance: eigenvalue agreement required for conversion (eV).
         timeout: seconds after which a run is abandoned (reported as failed).
-    Returns: one record per structure (also in ``out/summary.json``).
+        indices: only these structures, started in this order (default: all, in order), e.g. the
+            held-out ones first.
+    Returns: one record per structure run (also in ``out/summary.json``).
     """
+    order = list(range(len(structures))) if indices is None else [int(k) for k in indices]
+    bad = [k for k in order if not 0 <= k < len(structures)]
+    if bad:
+        raise ValueError(f"structure index {bad[0]} is outside the corpus of {len(structures)} structures")
+    if len(set(order)) != len(order):
+        raise ValueError("structure indices repeat")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     summary = _Summary(out / "summary.json")
@@ -203,7 +227,7 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
         return _process(name, structures[k], out, settings, run, tolerance, summary.records.get(name))
 
     records: list[RunRecord] = []
-    with tqdm(total=len(structures), desc="OpenMX runs", unit="run", disable=not progress) as bar:
+    with tqdm(total=len(order), desc="OpenMX runs", unit="run", disable=not progress) as bar:
         def done(record: RunRecord) -> None:
             records.append(record)
             summary.put(record)
@@ -212,11 +236,11 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
             bar.update()
 
         if jobs <= 1:
-            for k in range(len(structures)):
+            for k in order:
                 done(one(k))
         else:
             pool = ThreadPoolExecutor(max_workers=int(jobs))
-            futures = [pool.submit(one, k) for k in range(len(structures))]
+            futures = [pool.submit(one, k) for k in order]
             try:
                 for future in futures:
                     done(future.result())

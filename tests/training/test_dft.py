@@ -84,6 +84,23 @@ def test_another_input_in_the_same_folder_is_refused(batch, capsys):
     assert code == 1 and "holds a run of another input" in capsys.readouterr().err
 
 
+def test_only_runs_the_chosen_structures_under_their_own_names_and_seeds(batch, tmp_path, capsys):
+    out = tmp_path / "subset"
+    args = ["dft", str(batch["structure"]), "-o", str(out), "--count", "3", "--openmx", str(batch["wrapper"]),
+            "--data-path", str(openmx_data_path()), "--no-progress", *TINY]
+    assert deeph2([*args, "--only", "2"]) == 0
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["s0002"]
+    # the same structure and the same H as s0002 of the full corpus
+    ours, full = read_deeph(out / "deeph" / "s0002"), read_deeph(batch["out"] / "deeph" / "s0002")
+    assert np.abs(ours.atoms.positions - full.atoms.positions).max() < 1e-6
+    assert ours.hamiltonian.error_stats(full.hamiltonian)["max_abs"] < 1e-6
+    assert deeph2([*args, "--only", "1-5"]) == 1
+    assert "structure index 3 is outside the corpus of 3 structures" in capsys.readouterr().err
+    assert deeph2([*args, "--only", "2-a"]) == 1
+    assert "--only expects numbers and ranges" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["s0002"]
+
+
 def _settings(**keywords) -> OpenMXSettings:
     s = OpenMXSettings.for_elements(["C"], data_path=str(openmx_data_path()), kpts=(3, 5, 1))
     s.keywords.update({"scf.energycutoff": "80", **keywords})

@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=None, help="perturbed copies of a single structure (default 1), "
                         "or the first N frames of a trajectory (default all)")
     parser.add_argument("--every", type=int, default=1, help="every N-th frame of a trajectory")
+    parser.add_argument("--only", default=None, metavar="INDICES",
+                        help="run only these structures of the corpus, in this order, e.g. 13-15,0-12 "
+                        "(held-out ones first); the others keep their names and seeds")
     parser.add_argument("--sigma", type=float, default=None, help="Gaussian displacement per coordinate, Å "
                         "(default 0.05 for copies of one structure, 0 for trajectory frames)")
     parser.add_argument("--strain", type=float, default=None, help="random strain per component, e.g. 0.02 "
@@ -56,7 +59,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from ase_deeph2.io import read_structures
 
-    from ..dft import corpus_structures, make_corpus
+    from ..dft import corpus_structures, make_corpus, parse_indices
     from ..openmx_runs import OpenMXError, OpenMXSettings, default_data_path, find_openmx
 
     n_frames = len(read_structures(args.structure))
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     sigma = args.sigma if args.sigma is not None else (0.05 if single else 0.0)
     strain = args.strain if args.strain is not None else (0.02 if single else 0.0)
     structures = corpus_structures(args.structure, args.supercell, args.count, sigma, strain, args.seed, args.every)
+    indices = parse_indices(args.only) if args.only else None
     find_openmx(args.openmx)  # a clear error before anything is written
     data_path = args.data_path or default_data_path(args.openmx)
     if data_path is None:
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     settings.keywords.update(_pairs(args.set, "set"))
     settings.check_data(elements)
     records = make_corpus(structures, args.output, settings, openmx=args.openmx, nprocs=args.nprocs, jobs=args.jobs,
-                          threads=args.threads, progress=not args.no_progress)
+                          threads=args.threads, progress=not args.no_progress, indices=indices)
     counts: dict[str, int] = {}
     for r in records:
         counts[r.status] = counts.get(r.status, 0) + 1
