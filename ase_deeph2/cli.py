@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 #: Modules providing sub-commands, in the order ``deeph2 --help`` lists them.
 COMMANDS = (
@@ -67,11 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM (``kill``) and SIGINT (Ctrl-C, also for a command started in the
+    background, where the shell ignores SIGINT) raise KeyboardInterrupt: the command stops its OpenMX
+    runs and leaves no half-written file instead of dying at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with _stop_signals_interrupt():
+            return int(args._run(args) or 0)
     except KeyboardInterrupt:
         print(f"deeph2 {args.command}: interrupted", file=sys.stderr)
         return 130

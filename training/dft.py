@@ -42,7 +42,7 @@ from ase_deeph2.files import atomic_write_text
 from ase_deeph2.io import eigenvalue_deviation, read_scf_history, read_scfout, read_structures, write_deeph
 
 from .openmx_runs import (OpenMXError, OpenMXSettings, clean_outputs, is_finished, openmx_input, perturb,
-                          run_openmx, write_openmx_input)
+                          run_openmx, stop_openmx_runs, write_openmx_input)
 
 __all__ = ["RunRecord", "corpus_structures", "make_corpus", "same_input", "EIGENVALUE_TOLERANCE"]
 
@@ -235,15 +235,15 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
                                 (f" in {record.seconds:.0f} s" if record.seconds is not None else ""))
             bar.update()
 
-        if jobs <= 1:
-            for k in order:
-                done(one(k))
-        else:
-            pool = ThreadPoolExecutor(max_workers=int(jobs))
-            futures = [pool.submit(one, k) for k in order]
-            try:
-                for future in futures:
-                    done(future.result())
-            finally:  # on Ctrl-C: start no further run (the running ones got the signal too)
-                pool.shutdown(wait=True, cancel_futures=True)
+        pool = ThreadPoolExecutor(max_workers=max(int(jobs), 1))
+        try:
+            for future in [pool.submit(one, k) for k in order]:
+                done(future.result())
+        except BaseException:  # Ctrl-C or SIGTERM: start no further run and stop the running ones
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_openmx_runs()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            stop_openmx_runs(stopping=False)
     return sorted(records, key=lambda r: r.name)

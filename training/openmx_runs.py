@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -358,6 +359,38 @@ def clean_outputs(folder: str | os.PathLike, system_name: str = "openmx", keep_r
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+#: the OpenMX processes started by run_openmx that still run (any thread)
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """Terminate ``proc`` (mpirun passes the signal on to its ranks), killing it after ``grace`` s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stop_openmx_runs(stopping: bool = True) -> int:
+    """Terminate every OpenMX run started by :func:`run_openmx` in this process that is still running
+    (a batch being stopped; their folders are redone by the next call) and, while ``stopping``, start
+    no new one; ``stop_openmx_runs(False)`` allows runs again. Returns how many were stopped."""
+    with _RUNNING_LOCK:
+        if not stopping:
+            _STOPPING.clear()
+            return 0
+        _STOPPING.set()
+        running = [p for p in _RUNNING if p.poll() is None]
+    for proc in running:
+        _stop(proc)
+    return len(running)
+
+
 def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str | None = None, mpirun: str | None = None,
                system_name: str = "openmx", threads: int = 1, timeout: float | None = None) -> Path:
     """Run OpenMX in ``folder`` (input ``<system_name>.dat``) from a clean folder; returns the ``.scfout``.
@@ -380,7 +413,19 @@ def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str | None = 
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
     with open(folder / f"{system_name}.std", "w") as log:
-        proc = subprocess.run(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        with _RUNNING_LOCK:  # no new run once a batch is being stopped
+            if _STOPPING.is_set():
+                raise OpenMXError(f"{folder}: not started, the batch is being stopped")
+            proc = subprocess.Popen(cmd, cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
+            _RUNNING.add(proc)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            raise OpenMXError(f"{folder}: OpenMX stopped after the time limit of {timeout:g} s") from None
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
     if proc.returncode != 0 or not is_finished(folder, system_name):
         tail = (folder / f"{system_name}.std").read_text(errors="replace")[-2000:]
         if "error while loading shared libraries" in tail:

@@ -133,6 +133,40 @@ def test_a_run_killed_mid_scf_is_redone(tmp_path):
     assert records[0].status == "converted" and (tmp_path / "out" / "deeph" / "s0000" / "hamiltonian.h5").is_file()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_batch_stops_its_runs_and_starts_no_more(tmp_path, sig):
+    """`kill` (SIGTERM) or SIGINT to a batch started in the background (where the shell ignores SIGINT)."""
+    structure = tmp_path / "g.xyz"
+    graphene(a=2.46, vacuum=7.5).write(structure)
+    pids = tmp_path / "pids"
+    slow = tmp_path / "openmx-slow"
+    slow.write_text(f"#!/bin/sh\necho $$ >> {pids}\nexec sleep 120\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
+    cmd = [sys.executable, "-m", "ase_deeph2.cli", "dft", str(structure), "-o", str(tmp_path / "out"), "--count", "4",
+           "--jobs", "2", "--openmx", str(slow), "--data-path", str(openmx_data_path()), "--no-progress", *TINY]
+    batch = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.time() + 60
+        while (not pids.is_file() or len(pids.read_text().split()) < 2) and time.time() < deadline:
+            time.sleep(0.2)
+        started = [int(p) for p in pids.read_text().split()]
+        assert len(started) == 2
+        batch.send_signal(sig)
+        assert batch.wait(timeout=30) == 130 and "interrupted" in batch.stderr.read()
+        time.sleep(0.5)
+        for pid in started:  # both runs stopped, no third one started
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        assert len(pids.read_text().split()) == 2
+    finally:  # nothing left behind when the test fails
+        batch.kill()
+        for pid in (int(p) for p in pids.read_text().split()) if pids.is_file() else ():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def test_a_run_that_does_not_converge_is_reported_not_converted(tmp_path):
     atoms = graphene(a=2.46, vacuum=7.5).repeat((2, 1, 1))
     records = make_corpus([atoms], tmp_path / "out", _settings(**{"scf.maxIter": "2"}), openmx=str(openmx_binary()),
