@@ -26,7 +26,7 @@ from pretrained_accuracy import DATA, band_errors, evaluation_calculator, h_erro
 
 #: model -> (held-out run, the same structure on a denser k mesh) pairs (all under $DEEPH2_DATA)
 DENSER = {
-    "bilayer-graphene-openmx": [(f"@bilayer_graphene_3x3/deeph/s{k:04d}", f"@bilayer_graphene_3x3_k6/s{k:04d}/openmx.scfout")
+    "bilayer-graphene-openmx": [(f"@bilayer_graphene_3x3/deeph/s{k:04d}", f"@bilayer_graphene_3x3_k6/deeph/s{k:04d}")
                                 for k in (13, 14, 15)],
     "graphene-openmx": [("@graphene_3x3_k3/deeph/s0003", "@graphene_3x3_k6/s0003/openmx.scfout"),
                         ("@graphene_3x3_k3/deeph/s0003", "@graphene_3x3_k9/s0003/openmx.scfout"),

@@ -1,12 +1,13 @@
 """Does a bilayer model carry DFT's interlayer potential step, on the cells it was fitted to and on new ones?
 
     DEEPH2_DATA=~/deeph2-data python benchmarks/layer_potential.py [--model bilayer-graphene-openmx]
+  DEEPH2_DATA=~/deeph2-data python benchmarks/layer_potential.py --model RUN/model.pt --on bilayer-graphene-openmx
 
 The step is the mean diagonal of the upper layer's on-site blocks minus the lower layer's (meV), of
 DFT's H and of the predicted one. In a small perturbed bilayer it comes from charge moved between the
 layers (each layer's displacements shift its levels differently), a sum over the whole cell; the
 bands near E_F move with it. Per cell the two steps are printed; per group (fitted: the training and
-validation cells, held out: the others) the least-squares slope of the model's step on DFT's (1 =
+validation cells; held out: the others, on the 6x6 and on the 3x3 k mesh) the least-squares slope of the model's step on DFT's (1 =
 carried, 0 = not seen), their correlation and the RMS of the difference; over all cells, the
 correlation of DFT's step with the geometric differences between the layers (mean C-C bond length,
 bond-length variance, buckling), i.e. whether a local picture explains it. The last line is JSON.
@@ -23,9 +24,11 @@ from ase.neighborlist import neighbor_list
 
 from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers
 
-#: model -> the runs it was fitted to (training and validation split), all under $DEEPH2_DATA
+#: model -> the 3x3 runs it was fitted to (training and validation split), all under $DEEPH2_DATA: the
+#: shipped bilayer model's last stage had the 6x6-k runs of bilayer_graphene_3x3 s0000-s0004 and s0006-s0009
+#: (its earlier stages the 3x3-k runs of s0000-s0012 and s0016-s0031)
 FITTED = {
-    "bilayer-graphene-openmx": [f"@bilayer_graphene_3x3/deeph/s{k:04d}" for k in (*range(13), *range(16, 32))],
+    "bilayer-graphene-openmx": [f"@bilayer_graphene_3x3_k6/deeph/s{k:04d}" for k in (0, 1, 2, 3, 4, 6, 7, 8, 9)],
 }
 
 
@@ -49,19 +52,25 @@ def group_figures(dft: np.ndarray, model: np.ndarray) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="bilayer-graphene-openmx", choices=sorted(FITTED))
+    parser.add_argument("--model", default="bilayer-graphene-openmx", help="shipped name or model file")
+    parser.add_argument("--on", default=None, choices=sorted(FITTED), help="whose runs (default: --model's)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     calc = evaluation_calculator(args.model)
-    groups = {"fitted": FITTED[args.model], "held out": HELD_OUT[args.model]["3x3"]}
+    on = args.on or args.model
+    if on not in FITTED:
+        parser.error(f"no fitted runs are listed for {on!r}; name them with --on")
+    groups = {"fitted": FITTED[on], **{f"held out, {mesh}": items for mesh, items in
+                                       ((g.split(", ", 1)[1], v) for g, v in HELD_OUT[on].items() if g.startswith("3x3, "))}}
     result, geometry = {}, []
     for group, items in groups.items():
         steps = {}
         for item, data in held_out_data(items):
             layer = layers(data.atoms.positions[:, 2])
             steps[item] = (layer_step(data.hamiltonian, layer), layer_step(calc.get_data(data.atoms).hamiltonian, layer))
-            geometry.append((steps[item][0], layer_geometry(data.atoms, layer)))
+            if not group.endswith("3x3 k"):  # each structure once, on the training mesh
+                geometry.append((steps[item][0], layer_geometry(data.atoms, layer)))
             print(f"{group:8s} {item}: DFT {steps[item][0]:+7.1f}  model {steps[item][1]:+7.1f} meV", flush=True)
         if len(steps) < 2:
             continue
