@@ -9,8 +9,9 @@ layers (each layer's displacements shift its levels differently), a sum over the
 bands near E_F move with it. Per cell the two steps are printed; per group (fitted: the training and
 validation cells; held out: the others, on the 6x6 and on the 3x3 k mesh) the least-squares slope of the model's step on DFT's (1 =
 carried, 0 = not seen), their correlation and the RMS of the difference; over all cells, the
-correlation of DFT's step with the geometric differences between the layers (mean C-C bond length,
-bond-length variance, buckling), i.e. whether a local picture explains it. The last line is JSON.
+correlation of DFT's step with the differences between the layers: geometric (mean C-C bond length,
+bond-length variance, buckling: does a local picture explain it?) and the Fermi level of each layer alone
+(the monolayer model's: does the mismatch that moves charge between the layers explain it?). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from ase.neighborlist import neighbor_list
 
+from ase_deeph2 import DeepH2Calculator
 from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers
 
 #: model -> the 3x3 runs it was fitted to (training and validation split), all under $DEEPH2_DATA: the
@@ -32,14 +34,20 @@ FITTED = {
 }
 
 
-def layer_geometry(atoms, layer: np.ndarray) -> dict[str, float]:
-    """Upper minus lower layer: mean nearest-neighbour bond (mÅ), bond-length variance (mÅ^2), z spread (mÅ)."""
+def layer_geometry(atoms, layer: np.ndarray, monolayer: DeepH2Calculator) -> dict[str, float]:
+    """Upper minus lower layer: mean nearest-neighbour bond (mÅ), bond-length variance (mÅ^2), z spread (mÅ),
+    and the Fermi level of each layer alone (meV; predicted by ``monolayer`` on a 6x6 k mesh): the
+    mismatch that drives charge from one layer to the other."""
     i, j, d = neighbor_list("ijd", atoms, 1.7)
     per_layer = []
     for side in (0, layer.max()):
         bonds = d[(layer[i] == side) & (layer[j] == side)] * 1000
-        per_layer.append((bonds.mean(), bonds.var(), atoms.positions[layer == side, 2].std() * 1000))
-    return dict(zip(("bond_length", "bond_variance", "buckling"), np.subtract(per_layer[1], per_layer[0]).tolist()))
+        alone = atoms[layer == side]
+        alone.calc = DeepH2Calculator(monolayer.loaded, kpts={"size": (6, 6, 1), "gamma": True}, check_domain=False)
+        per_layer.append((bonds.mean(), bonds.var(), atoms.positions[layer == side, 2].std() * 1000,
+                          alone.calc.get_fermi_level() * 1000))
+    return dict(zip(("bond_length", "bond_variance", "buckling", "isolated_layer_fermi_level"),
+                    np.subtract(per_layer[1], per_layer[0]).tolist()))
 
 
 def group_figures(dft: np.ndarray, model: np.ndarray) -> dict:
@@ -54,10 +62,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="bilayer-graphene-openmx", help="shipped name or model file")
     parser.add_argument("--on", default=None, choices=sorted(FITTED), help="whose runs (default: --model's)")
+    parser.add_argument("--monolayer", default="graphene-openmx", help="model of one layer alone (its Fermi level)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     calc = evaluation_calculator(args.model)
+    monolayer = evaluation_calculator(args.monolayer)
     on = args.on or args.model
     if on not in FITTED:
         parser.error(f"no fitted runs are listed for {on!r}; name them with --on")
@@ -70,7 +80,7 @@ def main() -> None:
             layer = layers(data.atoms.positions[:, 2])
             steps[item] = (layer_step(data.hamiltonian, layer), layer_step(calc.get_data(data.atoms).hamiltonian, layer))
             if not group.endswith("3x3 k"):  # each structure once, on the training mesh
-                geometry.append((steps[item][0], layer_geometry(data.atoms, layer)))
+                geometry.append((steps[item][0], layer_geometry(data.atoms, layer, monolayer)))
             print(f"{group:8s} {item}: DFT {steps[item][0]:+7.1f}  model {steps[item][1]:+7.1f} meV", flush=True)
         if len(steps) < 2:
             continue
