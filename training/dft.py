@@ -41,10 +41,10 @@ from tqdm.auto import tqdm
 from ase_deeph2.files import atomic_write_text
 from ase_deeph2.io import eigenvalue_deviation, read_scf_history, read_scfout, read_structures, write_deeph
 
-from .openmx_runs import (OpenMXError, OpenMXSettings, clean_outputs, is_finished, openmx_input, perturb,
-                          run_openmx, stop_openmx_runs, write_openmx_input)
+from .openmx_runs import (OpenMXError, OpenMXSettings, allow_openmx_runs, clean_outputs, is_finished, openmx_input,
+                          perturb, run_openmx, stop_openmx_runs, write_openmx_input)
 
-__all__ = ["RunRecord", "corpus_structures", "make_corpus", "same_input", "EIGENVALUE_TOLERANCE"]
+__all__ = ["RunRecord", "corpus_structures", "make_corpus", "parse_indices", "same_input", "EIGENVALUE_TOLERANCE"]
 
 #: Largest |E_ours - E_openmx| (eV) within E_F ± 10 eV for a run to be converted.
 EIGENVALUE_TOLERANCE = 1e-4
@@ -213,8 +213,9 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
     bad = [k for k in order if not 0 <= k < len(structures)]
     if bad:
         raise ValueError(f"structure index {bad[0]} is outside the corpus of {len(structures)} structures")
-    if len(set(order)) != len(order):
-        raise ValueError("structure indices repeat")
+    repeated = next((k for n, k in enumerate(order) if k in order[:n]), None)
+    if repeated is not None:
+        raise ValueError(f"structure index {repeated} is listed twice")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     summary = _Summary(out / "summary.json")
@@ -245,5 +246,5 @@ def make_corpus(structures: Sequence[Atoms], out: str | os.PathLike, settings: O
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            stop_openmx_runs(stopping=False)
+            allow_openmx_runs()
     return sorted(records, key=lambda r: r.name)

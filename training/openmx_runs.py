@@ -376,19 +376,21 @@ def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
             proc.wait()
 
 
-def stop_openmx_runs(stopping: bool = True) -> int:
+def stop_openmx_runs() -> int:
     """Terminate every OpenMX run started by :func:`run_openmx` in this process that is still running
-    (a batch being stopped; their folders are redone by the next call) and, while ``stopping``, start
-    no new one; ``stop_openmx_runs(False)`` allows runs again. Returns how many were stopped."""
+    (a batch being stopped; their folders are redone by the next call), and start no new one until
+    :func:`allow_openmx_runs`. Returns how many were stopped."""
     with _RUNNING_LOCK:
-        if not stopping:
-            _STOPPING.clear()
-            return 0
         _STOPPING.set()
         running = [p for p in _RUNNING if p.poll() is None]
     for proc in running:
         _stop(proc)
     return len(running)
+
+
+def allow_openmx_runs() -> None:
+    """Let :func:`run_openmx` start runs again after :func:`stop_openmx_runs`."""
+    _STOPPING.clear()
 
 
 def run_openmx(folder: str | os.PathLike, nprocs: int = 1, openmx: str | None = None, mpirun: str | None = None,

@@ -98,6 +98,8 @@ def test_only_runs_the_chosen_structures_under_their_own_names_and_seeds(batch, 
     assert "structure index 3 is outside the corpus of 3 structures" in capsys.readouterr().err
     assert deeph2([*args, "--only", "2-a"]) == 1
     assert "--only expects numbers and ranges" in capsys.readouterr().err
+    assert deeph2([*args, "--only", "0-2,1"]) == 1
+    assert "structure index 1 is listed twice" in capsys.readouterr().err
     assert sorted(p.name for p in (out / "runs").iterdir()) == ["s0002"]
 
 
