@@ -71,8 +71,8 @@ def main() -> None:
     on = args.on or args.model
     if on not in FITTED:
         parser.error(f"no fitted runs are listed for {on!r}; name them with --on")
-    groups = {"fitted": FITTED[on], **{f"held out, {mesh}": items for mesh, items in
-                                       ((g.split(", ", 1)[1], v) for g, v in HELD_OUT[on].items() if g.startswith("3x3, "))}}
+    groups = {"fitted": FITTED[on], **{f"held out, {g.removeprefix('3x3, ')}": v
+                                       for g, v in HELD_OUT[on].items() if g.startswith("3x3, ")}}
     result, geometry = {}, []
     for group, items in groups.items():
         steps = {}

@@ -2,7 +2,7 @@
 # Remakes every corpus the shipped models were trained and tested on (real OpenMX 3.9 runs, the
 # settings of ../shared/data: GGA-PBE, 200 Ry, SCF criterion 1e-8, 300 K, forces skipped; 3x3 k).
 # Each `deeph2 dft` resumes: run it again after an interruption. Wall time on 2 cores, alone on the
-# machine with one OpenMX process at a time: see the model cards (about 10 CPU-hours for the runs the shipped models used or were tested on, not every run timed; all 34 bilayers on 6x6 k, of which 12 are made so far, add about 7).
+# machine with one OpenMX process at a time: see the model cards (about 10 CPU-hours for the runs the shipped models used or were tested on, not every run timed; all 34 bilayers on 6x6 k add about 7).
 #
 #   OPENMX=/path/to/openmx DATA_PATH=/path/to/DFT_DATA19 bash examples/make_training_data.sh [OUT]
 set -euo pipefail
@@ -40,7 +40,7 @@ deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene
     --count 34 --sigma 0.05 --strain 0.02 --seed 22 "${common[@]}"
 # the same bilayers on a 6x6 k mesh (the 3x3 mesh samples the folded Dirac points with one k point,
 # which sets DFT's interlayer potential step by tens of meV), held-out cells first: the shipped model's
-# last stage was trained on s0000-s0004 and s0006-s0009 (a session's worth); the rest are for the next
+# last stage was trained on s0000-s0004 and s0006-s0009 (a session's worth); the rest were made a session later
 deeph2 dft "$out/structures/bilayer_graphene_3x3.traj" -o "$out/bilayer_graphene_3x3_k6" --every 1 \
     --count 34 --sigma 0.05 --strain 0.02 --seed 22 --only 13-15,0-4,6-9,32-33,5,10-12,16-31 "${common[@]}" --kpts 6 6 1
 # pristine primitive bilayers (AA, AB, BA, saddle, four random slidings; no displacement) on 18x18 k
