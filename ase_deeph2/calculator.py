@@ -14,6 +14,11 @@ For each structure: neighbour list (vesin) -> model -> H(R) (eV, BlockMatrix), a
 S(R) from the two-centre tables stored in the model file -> everything
 :class:`~ase_deeph2.hamiltonian_calculator.HamiltonianCalculator` offers. The matrices are
 predicted once per structure and reused by every property until the atoms change.
+
+Models trained with ``data.interlayer_step`` learnt bilayers without their interlayer potential
+step (set by the charge the whole cell moves between its layers, which no local model sees); for a
+bilayer the calculator restores it self-consistently on the Fermi-level k mesh,
+V = kappa / A * Dq(V) (:mod:`ase_deeph2.electronic.interlayer`), and reports it as ``calc.layer_step``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from ase import Atoms
 from ase.calculators.calculator import compare_atoms
 
 from .blocks import BlockMatrix
+from .electronic import Smearing, mesh_of
+from .electronic.interlayer import LayerCharge, LayerStep, cell_area, layer_mesh_points, solve_layer_step, two_layers
+from .electronic.solvers import DENSE_LIMIT
 from .graph import overlap_pairs
 from .hamiltonian_calculator import _NOT_STRUCTURE, HamiltonianCalculator
 from .io.data import HamiltonianData
@@ -81,6 +89,8 @@ class DeepH2Calculator(HamiltonianCalculator):
         check_domain: warn (:class:`OutOfDomainWarning`) about pairs and atoms unlike any in training.
         distributed: share the network evaluation out over the processes of a ``torchrun`` job
             (:func:`~ase_deeph2.model.inference.predict_distributed`); default: when WORLD_SIZE > 1.
+        interlayer_step: restore the self-consistent interlayer step of bilayers (dense, up to
+            3000 orbitals); default: when the model carries an interlayer coupling.
         **kwargs: the :class:`HamiltonianCalculator` parameters (kpts, fermi_kpts, smearing, method,
             nbands, sigma, symmetry, progress, ...).
     """
@@ -89,7 +99,7 @@ class DeepH2Calculator(HamiltonianCalculator):
                  dtype: torch.dtype | str | None = None, edge_chunk: int | None = DEFAULT_EDGE_CHUNK,
                  atom_chunk: int | None = DEFAULT_ATOM_CHUNK, valence_electrons: dict[str, float] | None = None,
                  pao_dirs: Sequence[str | PathLike] = (), check_domain: bool = True, distributed: bool | None = None,
-                 **kwargs: Any):
+                 interlayer_step: bool | None = None, **kwargs: Any):
         self.loaded = resolve_model(model, device, dtype)
         config, meta = self.loaded.config, self.loaded.metadata
         if "overlap" in self.loaded.extras:
@@ -106,6 +116,13 @@ class DeepH2Calculator(HamiltonianCalculator):
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1 if distributed is None else distributed
         self.domain_report: DomainReport | None = None
         self._predicted: tuple[Atoms, list[BlockMatrix], BlockMatrix] | None = None
+        coupling = meta.interlayer
+        if interlayer_step and coupling is None:
+            raise ValueError(f"{self.loaded.path}: the model has no interlayer coupling (it was not trained with "
+                             "data.interlayer_step); interlayer_step=True needs one")
+        self.coupling = coupling if interlayer_step is not False else None
+        self.layer_step: LayerStep | None = None
+        self._stepped: tuple[BlockMatrix, tuple, BlockMatrix, LayerStep] | None = None
 
     @property
     def model(self):
@@ -124,6 +141,32 @@ class DeepH2Calculator(HamiltonianCalculator):
         return float(sum(self.valence[s] for s in symbols))
 
     def _matrices(self, atoms: Atoms) -> tuple[list[BlockMatrix], BlockMatrix]:
+        """Predicted H(R) (with a bilayer's interlayer step, when the model has one) and exact S(R) of
+        ``atoms``, the prediction computed once per structure."""
+        (h,), overlap = self._predict(atoms)
+        return [self._with_layer_step(atoms, h, overlap)], overlap
+
+    def _with_layer_step(self, atoms: Atoms, h: BlockMatrix, overlap: BlockMatrix) -> BlockMatrix:
+        """``h`` plus the self-consistent interlayer step on the Fermi-level mesh (``h`` when there is none)."""
+        self.layer_step = None
+        layer = None if self.coupling is None else two_layers(atoms, self.coupling.gap)
+        if layer is None:
+            return h
+        if h.n_orbitals > DENSE_LIMIT:
+            warnings.warn(f"the interlayer step is solved with dense eigenproblems up to {DENSE_LIMIT} orbitals; this "
+                          f"bilayer has {h.n_orbitals}, so H has none (in large cells it averages out)", stacklevel=4)
+            return h
+        mesh, smearing = mesh_of(atoms, self.fermi_spec()), Smearing(*self.parameters.smearing)
+        key = (mesh, smearing)
+        if self._stepped is None or self._stepped[0] is not h or self._stepped[1] != key:
+            kpts, weights = layer_mesh_points(atoms, mesh, layer)
+            charge = LayerCharge(h, overlap, layer, self.n_electrons, kpts, weights, smearing)
+            solution = solve_layer_step(charge, self.coupling.coupling, cell_area(atoms))
+            self._stepped = (h, key, h.with_data(h.data + solution.step * charge.operator.data), solution)
+        self.layer_step = self._stepped[3]
+        return self._stepped[2]
+
+    def _predict(self, atoms: Atoms) -> tuple[list[BlockMatrix], BlockMatrix]:
         """Predicted H(R) and exact S(R) of ``atoms``, computed once per structure."""
         cached = self._predicted
         if cached is not None and len(cached[0]) == len(atoms) and \

@@ -24,7 +24,7 @@ import torch
 from ase.neighborlist import neighbor_list
 
 from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers
+from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers, on_run_mesh
 
 #: model -> the 3x3 runs it was fitted to (training and validation split), all under $DEEPH2_DATA: the
 #: shipped bilayer model's last stage had the 6x6-k runs of bilayer_graphene_3x3 s0000-s0004 and s0006-s0009
@@ -78,7 +78,8 @@ def main() -> None:
         steps = {}
         for item, data in held_out_data(items):
             layer = layers(data.atoms.positions[:, 2])
-            steps[item] = (layer_step(data.hamiltonian, layer), layer_step(calc.get_data(data.atoms).hamiltonian, layer))
+            steps[item] = (layer_step(data.hamiltonian, layer),
+                           layer_step(on_run_mesh(calc, data).get_data(data.atoms).hamiltonian, layer))
             if not group.endswith("3x3 k"):  # each structure once, on the training mesh
                 geometry.append((steps[item][0], layer_geometry(data.atoms, layer, monolayer)))
             print(f"{group:8s} {item}: DFT {steps[item][0]:+7.1f}  model {steps[item][1]:+7.1f} meV", flush=True)

@@ -33,7 +33,8 @@ import torch
 
 from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.files import atomic_write_text
-from ase_deeph2.io import read_source
+from ase_deeph2.electronic.interlayer import layer_index, onsite_layer_step
+from ase_deeph2.io import read_source, scf_mesh
 from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.pretrained import HERE as PRETRAINED
 from ase_deeph2.spectrum_errors import spectrum_errors
@@ -73,15 +74,6 @@ def resolve(item: str) -> Path:
     if item.startswith("@"):
         return DATA / item[1:]
     return REPO / item if item.startswith("tests/") else SHARED / item
-
-
-def layers(z: np.ndarray, gap: float = 2.5) -> np.ndarray:
-    """Layer index of each atom: atoms sorted by height, a new layer after a vertical gap > ``gap`` Å
-    (an MoS2 sheet, 1.56 Å between its planes, is one layer; bilayer graphene, 3.35 Å apart, two)."""
-    order = np.argsort(z)
-    index = np.empty(len(z), dtype=int)
-    index[order] = np.concatenate([[0], np.cumsum(np.diff(z[order]) > gap)])
-    return index
 
 
 def held_out_data(items: list[str]):
@@ -136,8 +128,19 @@ def layer_onsite_means(matrix, layer: np.ndarray) -> np.ndarray:
 
 def layer_step(matrix, layer: np.ndarray) -> float:
     """Upper minus lower layer's mean on-site diagonal of ``matrix`` (meV): the interlayer potential step."""
-    means = layer_onsite_means(matrix, layer)
-    return float(means[-1] - means[0])
+    return 1000 * onsite_layer_step(matrix, layer)
+
+
+#: Layer index of each atom from their heights (a new layer after a vertical gap over 2.5 Å).
+layers = layer_index
+
+
+def on_run_mesh(calc: DeepH2Calculator, data) -> DeepH2Calculator:
+    """``calc`` with the Fermi level (and a bilayer's self-consistent interlayer step) on the k mesh of the
+    run that made ``data``, as DFT had them."""
+    mesh = scf_mesh(data)
+    calc.set(kpts=mesh if mesh is not None else None)
+    return calc
 
 
 def evaluation_calculator(model: str) -> DeepH2Calculator:
@@ -158,7 +161,10 @@ def evaluate(name: str, on: str | None = None) -> dict:
     for group, items in HELD_OUT[on or name].items():
         rows = {}
         for item, data in held_out_data(items):
+            on_run_mesh(calc, data)
             rows[item] = r = {"atoms": len(data.atoms), "h_meV": h_errors(calc, data), **band_errors(calc, data)}
+            if calc.layer_step is not None:
+                r["self_consistent_layer_step_meV"] = 1000 * calc.layer_step.step
             inter = f", interlayer {r['h_meV']['interlayer']:.3f}" if "interlayer" in r["h_meV"] else ""
             print(f"{name} {group:15s} {Path(item).name:24s} {r['atoms']:4d} atoms: H MAE {r['h_meV']['mae']:.3f} meV "
                   f"(on-site {r['h_meV']['onsite']:.3f}, off-site {r['h_meV']['offsite']:.3f}{inter}) | bands near "

@@ -103,3 +103,38 @@ def test_prediction_written_as_deeph_reads_back(graphene, tiny_model_file, tmp_p
         back = read_deeph(folder)
         assert np.abs(back.hamiltonian.to_dense((0.25, 0, 0)) - h.to_dense((0.25, 0, 0))).max() < 1e-12
         assert back.n_electrons == 8
+
+
+def test_a_bilayer_gets_the_self_consistent_interlayer_step(tiny_model_file, tmp_path):
+    from ase_deeph2.electronic import Mesh
+    from ase_deeph2.electronic.interlayer import (LayerCharge, cell_area, layer_mesh_points, layer_step_operator,
+                                                  onsite_layer_step, two_layers)
+    from ase_deeph2.model import LayerCoupling
+    from ase_deeph2.training.structures import bilayer
+
+    atoms = bilayer((0.2, 0.1), 3.35, reps=(1, 1, 1))
+    atoms.positions[2, 2] += 0.1  # the layers differ: charge moves between them
+    loaded = load_model(tiny_model_file, device="cpu")
+    plain = DeepH2Calculator(loaded, kpts=(4, 4, 1), check_domain=False)
+    raw = plain.get_hamiltonian(atoms)
+    assert plain.layer_step is None  # the model has no coupling
+    with pytest.raises(ValueError, match="no interlayer coupling"):
+        DeepH2Calculator(loaded, interlayer_step=True)
+    loaded.metadata.interlayer = LayerCoupling(coupling=120.0, correlation=0.9, structures=30, gap=2.5)
+    path = save_model(tmp_path / "coupled.pt", loaded.model, metadata=loaded.metadata, extras=loaded.extras)
+    calc = DeepH2Calculator(path, kpts=(4, 4, 1), check_domain=False)
+    h = calc.get_hamiltonian(atoms)
+    step = calc.layer_step
+    layer = two_layers(atoms)
+    operator = layer_step_operator(calc.get_overlap(atoms), layer)
+    assert step is not None and abs(step.step) > 1e-4 and step.area == pytest.approx(cell_area(atoms))
+    assert np.allclose(h.data, raw.data + step.step * operator.data)
+    assert onsite_layer_step(h, layer) - onsite_layer_step(raw, layer) == pytest.approx(step.step, abs=1e-5)
+    k, w = layer_mesh_points(atoms, Mesh((4, 4, 1), False), layer)
+    charge = LayerCharge(raw, calc.get_overlap(atoms), layer, calc.n_electrons, k, w)
+    assert step.step == pytest.approx(120.0 / cell_area(atoms) * charge.transfer(step.step)[0], abs=2e-5)
+    calc.set(kpts=(2, 2, 1))  # the step follows the Fermi-level mesh
+    calc.get_hamiltonian(atoms)
+    assert calc.layer_step.step != step.step
+    off = DeepH2Calculator(path, kpts=(4, 4, 1), check_domain=False, interlayer_step=False)
+    assert np.array_equal(off.get_hamiltonian(atoms).data, raw.data) and off.layer_step is None

@@ -48,6 +48,7 @@ class DataConfig:
     seed: int = 0
     basis: dict[str, str] | None = None  # default: the first structure's basis
     pao_dirs: list[str] = field(default_factory=list)  # PAO files: exact S(R) tables go into model.pt
+    interlayer_step: bool = False  # bilayers: train on H without the interlayer step; the model restores it
 
 
 #: The ``[model]`` section: the hyperparameters of ``ELCTConfig`` with its defaults (the basis and

@@ -17,9 +17,13 @@ dataset             shape / dtype      meaning
 ``fermi_level``     (S,) float64       eV (NaN if unknown)
 ``n_electrons``     (S,) float64
 ``names``           (S,) str           source folder, relative to the source root
+``layer_step``      (S,) float64       bilayers: DFT's interlayer step V (eV), NaN for others
+``layer_transfer``  (S,) float64       bilayers: electrons DFT moves to the upper layer, per cell
+``layer_area``      (S,) float64       bilayers: the cell's area (Å^2)
 ==================  =================  ===========================================
 
-Attributes: ``basis`` (JSON {element: basis string}), ``orbital_map``, ``format_version``.
+Attributes: ``basis`` (JSON {element: basis string}), ``orbital_map``, ``format_version``,
+``interlayer_step_removed`` (the bilayers' ``h_entries`` are H - V M, see :mod:`.interlayer`).
 The split into train/validation/test is by structure with a fixed seed, saved beside the cache
 (``<cache>.split.json``) so that it is reproducible and survives re-runs.
 """
@@ -43,6 +47,8 @@ from ase_deeph2.blocks import BlockMatrix
 from ase_deeph2.files import atomic_path, atomic_write_text
 from ase_deeph2.io import HamiltonianData, SourceError, find_sources, read_source
 from ase_deeph2.model.metadata import FermiLevels
+
+from .interlayer import remove_layer_step
 
 __all__ = ["find_structures", "read_structure", "build_cache", "CachedStructures", "Split", "make_split",
            "load_or_make_split", "SkippedStructure"]
@@ -86,7 +92,8 @@ def _check(data: HamiltonianData, basis: BasisSet, where: str) -> None:
 
 
 def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_path: str | os.PathLike,
-                basis: BasisSet | None = None, overwrite: bool = False, progress: bool = True) -> dict:
+                basis: BasisSet | None = None, overwrite: bool = False, progress: bool = True,
+                interlayer_step: bool = False) -> dict:
     """Read every structure under ``sources`` and write one HDF5 cache (atomically).
 
     Args:
@@ -94,6 +101,7 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         cache_path: the ``.h5`` to write.
         basis: the basis every structure must use; default the first structure's.
         overwrite: rebuild even if the cache exists.
+        interlayer_step: remove each bilayer's interlayer step from its H (and record it).
 
     Returns:
         ``{"path", "n_structures", "skipped": [(source, reason), ...]}``. Structures that cannot be
@@ -102,6 +110,11 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
     cache_path = Path(cache_path)
     roots = [Path(sources)] if isinstance(sources, (str, os.PathLike)) else [Path(s) for s in sources]
     if cache_path.exists() and not overwrite:
+        with h5py.File(cache_path, "r") as f:
+            removed = bool(f.attrs.get("interlayer_step_removed", False))
+        if removed != interlayer_step:
+            raise ValueError(f"{cache_path} was built {'with' if removed else 'without'} data.interlayer_step and the "
+                             f"configuration asks {'for' if interlayer_step else 'against'} it; delete the cache to rebuild")
         if not valence_path(cache_path).exists():  # a cache made before the valence was recorded
             _write_valence(cache_path, [_read_quietly(p).info.get("valence_electrons", {})
                                         for root in roots for p in find_structures(root)])
@@ -111,7 +124,7 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
     if not items:
         raise FileNotFoundError(f"no OpenMX runs (*.scfout) or DeepH folders found under {[str(r) for r in roots]}")
     parts: dict[str, list] = {k: [] for k in ("numbers", "positions", "cells", "pbc", "pairs", "h", "ef", "ne", "names",
-                                              "valence")}
+                                              "valence", "layers")}
     skipped, repaired = [], []
     for root, path in tqdm(items, desc="reading structures", unit="structure", disable=not progress):
         try:
@@ -121,6 +134,7 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
             repaired += [str(w.message) for w in caught if "reordered to Wikipedia order" in str(w.message)]
             basis = basis if basis is not None else data.basis
             _check(data, basis, str(path))
+            h, layers = remove_layer_step(data) if interlayer_step else (data.hamiltonian, None)
         except (SkippedStructure, ValueError, OSError) as err:
             skipped.append((str(path), str(err)))
             continue
@@ -129,7 +143,8 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         parts["cells"].append(data.atoms.cell.array)
         parts["pbc"].append(np.asarray(data.atoms.pbc))
         parts["pairs"].append(data.hamiltonian.pairs.astype(np.int32))
-        parts["h"].append(data.hamiltonian.data.astype(np.float32))
+        parts["h"].append(h.data.astype(np.float32))
+        parts["layers"].append((np.nan,) * 3 if layers is None else (layers.step, layers.transfer, layers.area))
         parts["ef"].append(np.nan if data.fermi_level is None else data.fermi_level)
         parts["ne"].append(np.nan if data.n_electrons is None else data.n_electrons)
         parts["valence"].append(data.info.get("valence_electrons", {}))
@@ -154,6 +169,9 @@ def build_cache(sources: Sequence[str | os.PathLike] | str | os.PathLike, cache_
         f["fermi_level"] = np.array(parts["ef"], dtype=np.float64)
         f["n_electrons"] = np.array(parts["ne"], dtype=np.float64)
         f["names"] = np.array(parts["names"], dtype=h5py.string_dtype())
+        for name, column in zip(("layer_step", "layer_transfer", "layer_area"), np.array(parts["layers"]).T):
+            f[name] = column
+        f.attrs["interlayer_step_removed"] = interlayer_step
         f.attrs["basis"] = json.dumps(basis.to_strings())
         f.attrs["orbital_map"] = json.dumps(basis.orbital_map())
         f.attrs["format_version"] = CACHE_FORMAT_VERSION
@@ -213,6 +231,9 @@ class CachedStructures:
             self.names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["names"][()]]
             self._index = {k: f[k][()] for k in ("atom_offsets", "pair_offsets", "entry_offsets", "cells", "pbc",
                                                  "fermi_level", "n_electrons")}
+            self.interlayer_step_removed = bool(f.attrs.get("interlayer_step_removed", False))
+            nan = np.full(len(self.names), np.nan)
+            self.layers = {k: f[k][()] if k in f else nan for k in ("layer_step", "layer_transfer", "layer_area")}
         side = valence_path(self.path)
         self.valence: dict[str, float] = json.loads(side.read_text()) if side.is_file() else {}
         self._file: h5py.File | None = None

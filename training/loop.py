@@ -20,11 +20,12 @@ from tqdm.auto import tqdm
 from ase_deeph2.basis import BasisSet
 from ase_deeph2.files import atomic_write_text
 from ase_deeph2.graph import overlap_pairs
-from ase_deeph2.model import ELCT, ELCTConfig, ModelMetadata, TrainingDomain, load_model, predict, save_model
+from ase_deeph2.model import ELCT, ELCTConfig, LayerCoupling, ModelMetadata, TrainingDomain, load_model, predict, save_model
 from ase_deeph2.overlap import OverlapTables
 
 from .config import RunConfig
 from .dataset import CachedStructures, build_cache, load_or_make_split
+from .interlayer import fit_coupling
 from ase_deeph2.parallel import init_distributed
 from .checkpoints import architecture_differences, load_checkpoint, plain, save_checkpoint
 from .metrics import ErrorAccumulator, masked_loss
@@ -54,6 +55,7 @@ class Trainer:
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             info = build_cache(cfg.source_paths, cfg.cache_path, overwrite=False, progress=self.progress,
+                               interlayer_step=cfg.data.interlayer_step,
                                basis=None if cfg.data.basis is None else BasisSet.from_strings(cfg.data.basis))
             for path, reason in info["skipped"]:
                 print(f"skipped {path}: {reason}")
@@ -260,13 +262,21 @@ class Trainer:
         record of the split, the recipe and the errors (extra ``record`` items are added to it)."""
         fermi, valence = self.structures.electron_statistics(self.split.train)
         return ModelMetadata(
-            valence_electrons=valence, fermi_levels=fermi, domain=domain,
+            valence_electrons=valence, fermi_levels=fermi, domain=domain, interlayer=self.layer_coupling(),
             training={"trained_on": [self.split.names[i] for i in self.split.train],
                       "validation_on": [self.split.names[i] for i in self.split.validation],
                       "test_on": [self.split.names[i] for i in self.split.test],
                       "best_epoch": self.state["best_epoch"], "validation_mae_meV": self.state["best_val"],
                       "recipe": plain(asdict(self.cfg.training)), "model": self.model_config.to_dict(),
                       "elapsed_s": self.state["elapsed_s"], **record})
+
+    def layer_coupling(self) -> LayerCoupling | None:
+        """The interlayer capacitor fitted on the training bilayers, when their steps were removed."""
+        if not self.structures.interlayer_step_removed:
+            return None
+        train = np.asarray(self.split.train)
+        layers = self.structures.layers
+        return fit_coupling(layers["layer_step"][train], layers["layer_transfer"][train], layers["layer_area"][train])
 
     def training_domain(self, model: ELCT) -> TrainingDomain:
         """Pair distances and node features of the training structures under ``model``."""

@@ -11,8 +11,8 @@ from .elct import ELCT
 from .inference import Prediction, predict
 from .inputs import GraphBatch, blocks_from_matrix, build_graph, collate, matrix_from_blocks
 from .io import LoadedModel, ModelFileError, load_model, save_model
-from .metadata import FermiLevels, ModelMetadata
+from .metadata import FermiLevels, LayerCoupling, ModelMetadata
 
 __all__ = ["ELCTConfig", "ELCT", "GraphBatch", "build_graph", "collate", "blocks_from_matrix", "matrix_from_blocks",
            "save_model", "load_model", "LoadedModel", "ModelFileError", "Prediction", "predict",
-           "TrainingDomain", "DomainReport", "ModelMetadata", "FermiLevels"]
+           "TrainingDomain", "DomainReport", "ModelMetadata", "FermiLevels", "LayerCoupling"]
