@@ -196,7 +196,9 @@ class DeepH2Calculator(HamiltonianCalculator):
         return [prediction.hamiltonian], overlap
 
     def get_hamiltonian(self, atoms: Atoms | None = None) -> BlockMatrix:
-        """Predicted H(R) (eV, Wikipedia orbital order) of ``atoms`` (default: the attached atoms)."""
+        """Predicted H(R) (eV, Wikipedia orbital order) of ``atoms`` (default: the attached atoms); a
+        bilayer's includes the self-consistent interlayer step when the model has a coupling
+        (:attr:`layer_step`)."""
         return self._matrices(self._target(atoms))[0][0]
 
     def get_overlap(self, atoms: Atoms | None = None) -> BlockMatrix:

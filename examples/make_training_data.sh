@@ -60,3 +60,13 @@ rerun() {  # corpus run k folder
 rerun graphene_3x3_k3 s0003 6 graphene_3x3_k6; rerun graphene_3x3_k3 s0003 9 graphene_3x3_k9
 rerun graphene_3x3_k3 s0000 6 graphene_3x3_k6
 rerun graphene_4x4 s0007 6 graphene_4x4_k6
+# the last stage's training folder (the shipped bilayer model, examples/train_bilayer_graphene.toml): the 29
+# training bilayers on 6x6 k and the 8 pristine ones, without the held-out s0013-s0015, s0032-s0033
+mkdir -p "$out/bilayer_training"
+for i in $(seq 0 33); do
+  case $i in 13|14|15|32|33) continue;; esac
+  s=$(printf s%04d "$i"); ln -sfn "$out/bilayer_graphene_3x3_k6/deeph/$s" "$out/bilayer_training/k6_$s"
+done
+for i in $(seq 0 7); do
+  s=$(printf s%04d "$i"); ln -sfn "$out/bilayer_graphene_1x1_k18/deeph/$s" "$out/bilayer_training/1x1_$s"
+done

@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from ase_deeph2.files import atomic_path, atomic_write_text
@@ -69,6 +70,8 @@ def write_card(run: Path, name: str, summary: str, data: str = "", dft_cpu_hours
         "valence_electrons": loaded.metadata.valence_electrons,
         "note": note,
     }
+    if loaded.metadata.interlayer is not None:  # eV Å^2 per electron: the calculator's interlayer step
+        card["interlayer_coupling"] = asdict(loaded.metadata.interlayer)
     card["sha256"] = hashlib.sha256((run / "model.pt").read_bytes()).hexdigest()
     target = HERE / f"{name}.pt"
     with atomic_path(target) as tmp:

@@ -56,7 +56,8 @@ def layer_index(z: np.ndarray, gap: float = LAYER_GAP) -> np.ndarray:
 
 def two_layers(atoms: Atoms, gap: float = LAYER_GAP) -> np.ndarray | None:
     """Layer index (0 lower, 1 upper) when ``atoms`` is a bilayer: periodic along the first two cell
-    vectors, not along the third, which is normal to them, and exactly two layers in height. Else None."""
+    vectors, which lie in the xy plane, not along the third (or with vacuum between the bilayer and
+    its images along it, as in OpenMX's cells), and exactly two layers in height. Else None."""
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if len(atoms) < 2 or not (pbc[0] and pbc[1]) or pbc[2] and not _vacuum_along_c(atoms):
         return None

@@ -108,6 +108,19 @@ def test_a_step_pushes_electrons_down_the_same_on_the_reduced_and_the_full_mesh(
     assert dq < -1e-3 and dq == pytest.approx(full.transfer(0.05)[0], abs=1e-7)
 
 
+def test_layer_charge_of_a_perturbed_3x3_bilayer_is_openmxs_mulliken():
+    """36 atoms, 6x6 k (tests/data: a held-out cell of the bilayer model): the charge DFT's H and S
+    move to the upper layer is what OpenMX prints, 9.64 me, and its interlayer step is +25.5 meV."""
+    folder = run_dir("bilayer_graphene_3x3_k6_s0014")
+    data = read_deeph(folder)
+    layer = two_layers(data.atoms)
+    k, w = layer_mesh_points(data.atoms, Mesh(scf_mesh(data), False), layer)
+    dq, mu = LayerCharge(data.hamiltonian, data.overlap, layer, data.n_electrons, k, w, run_smearing(data)).transfer(0.0)
+    assert dq == pytest.approx(openmx_layer_transfer(folder / "openmx.out", layer), abs=1e-6)
+    assert mu == pytest.approx(data.fermi_level, abs=1e-4)
+    assert onsite_layer_step(data.hamiltonian, layer) == pytest.approx(0.0255, abs=5e-4)
+
+
 @pytest.mark.openmx
 def test_layer_charge_of_dft_h_is_openmxs_mulliken_and_the_step_is_removed(tmp_path):
     """A perturbed 1x1 AB bilayer through the real OpenMX (80 Ry, 6x6 k; ~1 min): the layers'

@@ -25,3 +25,11 @@ def test_bad_configs_are_named(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as err:
         load_config(tmp_path / "bad.toml")
     assert "bad.toml" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml"])
+def test_example_configurations_are_valid(name):
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
+    assert cfg.training.epochs >= 1 and cfg.data.sources
+    assert cfg.data.interlayer_step == (name == "train_bilayer_graphene.toml")
