@@ -109,8 +109,8 @@ def onsite_layer_step(hamiltonian: BlockMatrix, layer: np.ndarray) -> float:
 class LayerCharge:
     """Mulliken charge moved between the layers by H + V M, for any step V, on a fixed k mesh.
 
-    H(k), S(k) and M(k) are built once (dense: for cells up to a few thousand orbitals); each
-    :meth:`transfer` is one generalised eigenproblem per k point.
+    H(k), S(k) and M(k) are built once (sparse); each :meth:`transfer` is one dense generalised
+    eigenproblem per k point (for cells up to a few thousand orbitals).
 
     Attributes:
         operator: M(R) (:func:`layer_step_operator`); H + V M is H with the step V.
@@ -132,16 +132,16 @@ class LayerCharge:
         self.upper_rows = np.repeat(layer == layer.max(), overlap.orbital_counts)
         self.weights = np.asarray(weights, dtype=np.float64)
         self.n_electrons, self.smearing = float(n_electrons), smearing
-        self._h = [hamiltonian.bloch(k).toarray() for k in kpts]
-        self._s = [overlap.bloch(k).toarray() for k in kpts]
-        self._m = [operator.bloch(k).toarray() for k in kpts]
+        # sparse H(k), S(k), M(k), made dense one k point at a time (memory: one dense triple)
+        self._h, self._s, self._m = (m.bloch_many(np.asarray(kpts)) for m in (hamiltonian, overlap, operator))
 
     def transfer(self, step: float) -> tuple[float, float]:
         """(Dq, mu): electrons of the upper layer minus those of the lower (Mulliken) with H + ``step`` M
         (``step`` in eV), and the Fermi level (eV) that holds the cell's electrons."""
         energies, upper = [], []
-        for h, s, m in zip(self._h, self._s, self._m):
-            e, c = sl.eigh(h + step * m, s)
+        for h_k, s_k, m_k in zip(self._h, self._s, self._m):
+            s = s_k.toarray()
+            e, c = sl.eigh((h_k + step * m_k).toarray(), s)
             energies.append(e)
             upper.append(np.real(np.conj(c[self.upper_rows]) * (s[self.upper_rows] @ c)).sum(axis=0))
         eig = np.array(energies)[None]
