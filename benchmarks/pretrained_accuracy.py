@@ -33,7 +33,7 @@ import torch
 
 from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.files import atomic_write_text
-from ase_deeph2.electronic.interlayer import layer_index, onsite_layer_step
+from ase_deeph2.electronic.interlayer import layer_index, layer_onsite_means as onsite_means, onsite_layer_step
 from ase_deeph2.io import read_source, scf_mesh
 from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.pretrained import HERE as PRETRAINED
@@ -122,8 +122,7 @@ def layer_onsite_means(matrix, layer: np.ndarray) -> np.ndarray:
     """Mean diagonal of the on-site blocks (meV) per layer, bottom first. Of an error, it is the part
     that is a potential shift, which moves the bands of a layer rigidly; its difference between the
     layers is the interlayer potential step."""
-    diag = np.array([np.diag(matrix.block(i, i)).mean() for i in range(len(layer))])
-    return np.bincount(layer, weights=diag) / np.bincount(layer) * 1000
+    return 1000 * onsite_means(matrix, layer)
 
 
 def layer_step(matrix, layer: np.ndarray) -> float:
@@ -138,8 +137,7 @@ layers = layer_index
 def on_run_mesh(calc: DeepH2Calculator, data) -> DeepH2Calculator:
     """``calc`` with the Fermi level (and a bilayer's self-consistent interlayer step) on the k mesh of the
     run that made ``data``, as DFT had them."""
-    mesh = scf_mesh(data)
-    calc.set(kpts=mesh if mesh is not None else None)
+    calc.set(kpts=scf_mesh(data))  # None (unknown): the calculator's default mesh
     return calc
 
 

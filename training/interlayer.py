@@ -18,7 +18,7 @@ from ase.units import kB
 
 from ase_deeph2.electronic import Mesh, Smearing, mesh_of
 from ase_deeph2.electronic.interlayer import (LAYER_GAP, LayerCharge, cell_area, fit_layer_coupling, layer_mesh_points,
-                                              layer_step_operator, onsite_layer_step, two_layers)
+                                              onsite_layer_step, two_layers)
 from ase_deeph2.io import HamiltonianData, scf_mesh
 from ase_deeph2.model.metadata import LayerCoupling
 
@@ -60,10 +60,10 @@ def remove_layer_step(data: HamiltonianData, gap: float = LAYER_GAP):
     size = scf_mesh(data)
     mesh = mesh_of(data.atoms, None) if size is None else Mesh(size, False)
     kpts, weights = layer_mesh_points(data.atoms, mesh, layer)
-    transfer, _ = LayerCharge(h, data.overlap, layer, data.n_electrons, kpts, weights, run_smearing(data)).transfer(0.0)
+    charge = LayerCharge(h, data.overlap, layer, data.n_electrons, kpts, weights, run_smearing(data))
+    transfer, _ = charge.transfer(0.0)
     step = onsite_layer_step(h, layer)
-    operator = layer_step_operator(data.overlap, layer)
-    return h.with_data(h.data - step * operator.data), LayerRecord(step, transfer, cell_area(data.atoms))
+    return h.with_data(h.data - step * charge.operator.data), LayerRecord(step, transfer, cell_area(data.atoms))
 
 
 def fit_coupling(steps: np.ndarray, transfers: np.ndarray, areas: np.ndarray, gap: float = LAYER_GAP) -> LayerCoupling | None:

@@ -33,7 +33,7 @@ from ..blocks import BlockMatrix
 from .kpoints import Mesh
 from .occupations import Smearing, find_fermi_level
 
-__all__ = ["LAYER_GAP", "layer_index", "two_layers", "cell_area", "layer_step_operator", "onsite_layer_step",
+__all__ = ["LAYER_GAP", "layer_index", "two_layers", "cell_area", "layer_step_operator", "layer_onsite_means", "onsite_layer_step",
            "LayerCharge", "LayerStep", "solve_layer_step", "fit_layer_coupling", "layer_mesh_points"]
 
 #: Vertical gap (Å) that separates layers: an MoS2 sheet (1.56 Å between its planes) is one layer,
@@ -95,15 +95,18 @@ def layer_step_operator(overlap: BlockMatrix, layer: np.ndarray) -> BlockMatrix:
     return overlap.with_data(overlap.data * per_entry)
 
 
+def layer_onsite_means(matrix: BlockMatrix, layer: np.ndarray) -> np.ndarray:
+    """(n_layers,) mean of the on-site blocks' diagonals per layer, bottom first (the units of
+    ``matrix``): each layer's potential level."""
+    layer = np.asarray(layer)
+    diag = np.array([np.real(np.diag(matrix.block(i, i))).mean() for i in range(len(layer))])
+    return np.bincount(layer, weights=diag) / np.bincount(layer)
+
+
 def onsite_layer_step(hamiltonian: BlockMatrix, layer: np.ndarray) -> float:
     """The step (eV) of ``hamiltonian``: upper minus lower layer's mean of the on-site diagonals."""
-    layer = np.asarray(layer)
-    on = np.flatnonzero((hamiltonian.pairs[:, 3] == hamiltonian.pairs[:, 4]) & ~hamiltonian.pairs[:, :3].any(axis=1))
-    means = np.zeros(hamiltonian.n_atoms)
-    for p in on:
-        means[hamiltonian.pairs[p, 3]] = np.real(np.diag(hamiltonian.block_at(p))).mean()
-    top = layer.max()
-    return float(means[layer == top].mean() - means[layer == 0].mean())
+    means = layer_onsite_means(hamiltonian, layer)
+    return float(means[-1] - means[0])
 
 
 class LayerCharge:
