@@ -85,12 +85,13 @@ class Trainer:
         checkpoint = self.out / "checkpoint_last.pt"
         if resume and checkpoint.exists():
             self._load_checkpoint(checkpoint)
-        elif t.init_from:
-            self._initialise_from(t.init_from)
         else:
-            self.model.fit_output_statistics(self.samples[i] for i in self.split.train)
-            self.model.to(self.dist.device, self.dtype)
-            if self.ema is not None:
+            if t.init_from:
+                self._initialise_from(t.init_from)
+            else:
+                self.model.fit_output_statistics(self.samples[i] for i in self.split.train)
+                self.model.to(self.dist.device, self.dtype)
+            if self.ema is not None:  # the average starts from the weights training starts from
                 self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(t.ema_decay))
         self.net = (DistributedDataParallel(self.model, device_ids=[self.dist.device] if self.dist.device.type == "cuda"
                                             else None) if self.dist.enabled else self.model)

@@ -27,7 +27,7 @@ def test_bad_configs_are_named(tmp_path, text, message):
     assert "bad.toml" in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml"])
+@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml", "train_mos2.toml"])
 def test_example_configurations_are_valid(name):
     from pathlib import Path
     cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)

@@ -117,6 +117,10 @@ def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architectur
     for name, value in first.model.state_dict().items():
         assert torch.equal(tuned.model.state_dict()[name], value), name
     assert tuned.model.config.avg_neighbors == first.config.avg_neighbors  # fitted on the first run's data
+    raw = tiny_config(tmp_path, [str(corpus)], out="averaged", epochs=1, init_from="first/model.pt", ema_decay=0.99)
+    averaged = Trainer(make(raw, tmp_path), resume=False, progress=False)
+    for name, value in first.model.state_dict().items():  # the average starts from the given model too
+        assert torch.equal(averaged.ema.module.state_dict()[name], value), name
     raw = tiny_config(tmp_path, [str(corpus)], out="other", epochs=1, init_from=str(tmp_path / "first" / "model.pt"))
     raw["model"]["channels"] = 4
     with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
