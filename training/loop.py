@@ -21,6 +21,7 @@ from ase_deeph2.basis import BasisSet
 from ase_deeph2.files import atomic_write_text
 from ase_deeph2.graph import overlap_pairs
 from ase_deeph2.model import ELCT, ELCTConfig, LayerCoupling, ModelMetadata, TrainingDomain, load_model, predict, save_model
+from ase_deeph2.model.grow import grow_blocks
 from ase_deeph2.overlap import OverlapTables
 
 from .config import RunConfig
@@ -345,10 +346,15 @@ class Trainer:
         loaded = resolve_model(path if path.exists() else source, device="cpu", dtype=self.dtype)
         theirs, mine = loaded.config.to_dict(), self.model_config.to_dict()
         differ = architecture_differences(mine, theirs)  # fitted fields (avg_neighbors) are taken over
-        if differ:
+        deeper = differ == ["n_blocks"] and mine["n_blocks"] > theirs["n_blocks"]
+        if differ and not deeper:
             raise ValueError(f"training.init_from {source}: that model differs from this run's in "
-                             f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}")
-        self.model.load_state_dict(loaded.model.state_dict())
+                             f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}"
+                             " (only model.n_blocks may grow)")
+        if deeper:  # the same function: the new blocks start as the identity (model.grow)
+            grow_blocks(loaded.model, self.model)
+        else:
+            self.model.load_state_dict(loaded.model.state_dict())
         self.model.config.avg_neighbors = loaded.config.avg_neighbors
         self.model.to(self.dist.device, self.dtype)
 

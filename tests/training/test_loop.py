@@ -125,6 +125,14 @@ def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architectur
     raw["model"]["channels"] = 4
     with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
         Trainer(make(raw, tmp_path), resume=False, progress=False)
+    # a deeper model grows from it (model.grow): it starts with the first one's blocks
+    raw = tiny_config(tmp_path, [str(corpus)], out="deeper", epochs=1, init_from="first/model.pt")
+    raw["model"]["n_blocks"] = 2
+    grown = Trainer(make(raw, tmp_path), resume=False, progress=False)
+    graph, _ = grown.samples[grown.split.train[0]]
+    with torch.no_grad():
+        expected, got = first.model.double()(graph), grown.model.double()(graph)
+    assert float((got - expected).abs().max()) <= 1e-9 * float(expected.abs().max())
 
 
 def test_dataset_loss_average_weighs_every_entry_the_same_across_cell_sizes(tmp_path):
