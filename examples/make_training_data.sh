@@ -74,14 +74,12 @@ done
 # the held-out s0009-s0011 and s0024-s0026, and the 1x1 and 2x2 cells
 shared=$(cd "$here/../../shared/data" 2>/dev/null && pwd || true)
 mkdir -p "$out/mos2_training"
-for d in "$shared"/mos2_3x3/mos2_3x3_s*; do
-  if [ -n "$shared" ] && [ -e "$d" ]; then ln -sfn "$d" "$out/mos2_training/shared_$(basename "$d")"; fi
-done
+link() {  # link FOLDER NAME: into mos2_training, when FOLDER exists (a corpus may be partial or absent)
+  if [ -e "$1" ]; then ln -sfn "$1" "$out/mos2_training/$2"; fi
+}
+for d in "$shared"/mos2_3x3/mos2_3x3_s*; do link "$d" "shared_$(basename "$d")"; done
 for d in "$out"/mos2_3x3/deeph/s*; do
-  [ -e "$d" ] || continue
   case $(basename "$d") in s0009|s0010|s0011|s0024|s0025|s0026) continue;; esac
-  ln -sfn "$d" "$out/mos2_training/3x3_$(basename "$d")"
+  link "$d" "3x3_$(basename "$d")"
 done
-for n in 1x1 2x2; do for d in "$out"/mos2_$n/deeph/s*; do
-  if [ -e "$d" ]; then ln -sfn "$d" "$out/mos2_training/${n}_$(basename "$d")"; fi
-done; done
+for n in 1x1 2x2; do for d in "$out"/mos2_$n/deeph/s*; do link "$d" "${n}_$(basename "$d")"; done; done
