@@ -21,7 +21,7 @@ from ase_deeph2.basis import BasisSet
 from ase_deeph2.files import atomic_write_text
 from ase_deeph2.graph import overlap_pairs
 from ase_deeph2.model import ELCT, ELCTConfig, LayerCoupling, ModelMetadata, TrainingDomain, load_model, predict, save_model
-from ase_deeph2.model.grow import grow_blocks
+from ase_deeph2.model.grow import grow
 from ase_deeph2.overlap import OverlapTables
 
 from .config import RunConfig
@@ -32,6 +32,8 @@ from .checkpoints import architecture_differences, load_checkpoint, plain, save_
 from .metrics import ErrorAccumulator, masked_loss
 from .plots import plot_learning_curves, plot_orbital_mae
 from .samples import Samples
+
+GROWABLE = {"n_blocks", "channels", "hidden"}  # a trained model grows into more of these (model.grow)
 
 __all__ = ["Trainer"]
 
@@ -346,13 +348,13 @@ class Trainer:
         loaded = resolve_model(path if path.exists() else source, device="cpu", dtype=self.dtype)
         theirs, mine = loaded.config.to_dict(), self.model_config.to_dict()
         differ = architecture_differences(mine, theirs)  # fitted fields (avg_neighbors) are taken over
-        deeper = differ == ["n_blocks"] and mine["n_blocks"] > theirs["n_blocks"]
-        if differ and not deeper:
+        grows = bool(differ) and set(differ) <= GROWABLE and all(mine[k] >= theirs[k] for k in differ)
+        if differ and not grows:
             raise ValueError(f"training.init_from {source}: that model differs from this run's in "
                              f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}"
-                             " (only model.n_blocks may grow)")
-        if deeper:  # the same function: the new blocks start as the identity (model.grow)
-            grow_blocks(loaded.model, self.model)
+                             " (only model.n_blocks, model.channels and model.hidden may grow)")
+        if grows:  # the same function in a deeper or wider network (model.grow)
+            grow(loaded.model, self.model, seed=self.cfg.training.seed)
         else:
             self.model.load_state_dict(loaded.model.state_dict())
         self.model.config.avg_neighbors = loaded.config.avg_neighbors

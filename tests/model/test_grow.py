@@ -1,5 +1,6 @@
-"""Growing a trained model deeper: the deeper one predicts the same blocks, its new blocks learn,
-it stays equivariant once they have, and growing refuses anything but more blocks."""
+"""Growing a trained model deeper or wider: the grown one predicts the same blocks, its new parts
+learn (new blocks get gradient, copied channels drift apart), it stays equivariant once they have,
+and growing refuses anything else."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 from ase_deeph2.basis import BasisSet
 from ase_deeph2.model import ELCT, ELCTConfig, build_graph, predict
-from ase_deeph2.model.grow import grow_blocks
+from ase_deeph2.model.grow import grow, grow_blocks, widen_channels
 from ase_deeph2.model.io import _default_dtype
 from model_helpers import distorted_molecule, equivariance_error, make_model, rotated
 
@@ -56,3 +57,48 @@ def test_growing_refuses_anything_but_more_blocks(changes, message):
     small = make_model(MOS2)
     with pytest.raises(ValueError, match=message):
         grow_blocks(small, deeper(small, **changes))
+
+
+@pytest.mark.parametrize("changes", [
+    {"channels": 16, "hidden": 16},  # both doubled
+    {"channels": 24},  # channels x3, hidden kept
+    {"hidden": 16},  # hidden only: its copies stay inside their attention heads
+    {"channels": 16, "hidden": 16, "n_blocks": 3},  # wider and deeper at once (grow)
+])
+def test_a_widened_model_predicts_the_same_blocks(changes):
+    atoms = distorted_molecule()
+    small = make_model(MOS2)  # 8 channels, 8 hidden, 2 heads
+    big = deeper(small, **changes)
+    grow(small, big, seed=3)
+    before, after = predict(small, atoms).hamiltonian.data, predict(big, atoms).hamiltonian.data
+    assert np.abs(before).max() > 0.1
+    np.testing.assert_allclose(after, before, rtol=0, atol=1e-12 * np.abs(before).max())
+
+
+def test_the_copies_of_a_widened_channel_get_different_gradients_and_stay_equivariant():
+    atoms = distorted_molecule()
+    small = make_model(MOS2)
+    big = deeper(small, channels=16, hidden=16)
+    widen_channels(small, big)
+    embedding = big.node_embedding.weight
+    assert torch.equal(embedding[:, :8], embedding[:, 8:])  # repeated features...
+    big(build_graph(atoms, big.config)).pow(2).sum().backward()
+    g = embedding.grad
+    assert float((g[:, :8] - g[:, 8:]).abs().max()) > 1e-3 * float(g.abs().max())  # ...that drift apart
+    with torch.no_grad():
+        for p in big.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    h, h_rot = (predict(big, a).hamiltonian for a in (atoms, rotated(atoms)))
+    scale = np.abs(h.data).max()
+    assert equivariance_error(h, h_rot, MOS2, atoms.get_chemical_symbols()) <= 1000 * np.finfo(float).eps * scale
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"channels": 12}, "whole multiple"),
+    ({"channels": 4, "hidden": 4}, "whole multiple"),
+    ({"channels": 16, "lmax": 5}, "differs in lmax"),
+])
+def test_widening_refuses_other_changes(changes, message):
+    small = make_model(MOS2)
+    with pytest.raises(ValueError, match=message):
+        widen_channels(small, deeper(small, **changes))

@@ -125,14 +125,16 @@ def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architectur
     raw["model"]["channels"] = 4
     with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
         Trainer(make(raw, tmp_path), resume=False, progress=False)
-    # a deeper model grows from it (model.grow): it starts with the first one's blocks
-    raw = tiny_config(tmp_path, [str(corpus)], out="deeper", epochs=1, init_from="first/model.pt")
-    raw["model"]["n_blocks"] = 2
-    grown = Trainer(make(raw, tmp_path), resume=False, progress=False)
-    graph, _ = grown.samples[grown.split.train[0]]
-    with torch.no_grad():
-        expected, got = first.model.double()(graph), grown.model.double()(graph)
-    assert float((got - expected).abs().max()) <= 1e-9 * float(expected.abs().max())
+    # a deeper or wider model grows from it (model.grow): it starts with the first one's blocks
+    for out, changes, tol in (("deeper", {"n_blocks": 2}, 1e-9),  # the same float32 weights
+                              ("wider", {"n_blocks": 2, "channels": 16, "hidden": 16}, 1e-5)):  # split in float32
+        raw = tiny_config(tmp_path, [str(corpus)], out=out, epochs=1, init_from="first/model.pt")
+        raw["model"].update(changes)
+        grown = Trainer(make(raw, tmp_path), resume=False, progress=False)
+        graph, _ = grown.samples[grown.split.train[0]]
+        with torch.no_grad():
+            expected, got = first.model.double()(graph), grown.model.double()(graph)
+        assert float((got - expected).abs().max()) <= tol * float(expected.abs().max()), out
 
 
 def test_dataset_loss_average_weighs_every_entry_the_same_across_cell_sizes(tmp_path):
