@@ -148,8 +148,7 @@ def widen_channels(trained: nn.Module, wide: nn.Module, seed: int = 0) -> None:
         raise ValueError(f"cannot widen the model: it differs in {', '.join(other)} too (only channels and "
                          f"hidden may grow)")
     C = _Copies(a["channels"], b["channels"], "channels")
-    C3 = _Copies(3 * a["channels"], 3 * b["channels"], "channels")  # [x_i, x_j, e_ij]
-    C3.source = torch.cat([C.source + k * C.n_old for k in range(3)])
+    C3 = _Copies(3 * a["channels"], 3 * b["channels"], "channels", groups=3)  # [x_i, x_j, e_ij], each as C
     H = _Copies(a["hidden"], b["hidden"], "hidden", groups=a["n_heads"])
     F = _Copies(2 * a["channels"], 2 * b["channels"], "channels")  # the FFN's hidden width, 2 * channels
     w = _Widener(seed)

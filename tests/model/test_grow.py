@@ -21,6 +21,17 @@ def deeper(model: ELCT, **changes) -> ELCT:
         return ELCT(ELCTConfig.from_dict({**model.config.to_dict(), **changes}))
 
 
+def assert_equivariant_after_moving(model: ELCT, params, step: float, atoms) -> None:
+    """Move ``params`` randomly by ``step`` (so no part is a trivial identity or copy), then check
+    that rotating ``atoms`` rotates every predicted block (to rounding)."""
+    with torch.no_grad():
+        for p in params:
+            p.add_(step * torch.randn_like(p))
+    h, h_rot = (predict(model, a).hamiltonian for a in (atoms, rotated(atoms)))
+    scale = np.abs(h.data).max()
+    assert equivariance_error(h, h_rot, MOS2, atoms.get_chemical_symbols()) <= 1000 * np.finfo(float).eps * scale
+
+
 def test_a_grown_model_predicts_the_same_blocks_and_its_new_block_learns():
     atoms = distorted_molecule()
     small = make_model(MOS2)  # 2 blocks
@@ -40,12 +51,7 @@ def test_a_grown_model_stays_equivariant_once_its_new_block_is_not_the_identity(
     atoms = distorted_molecule()
     big = deeper(make_model(MOS2), n_blocks=3)
     grow_blocks(make_model(MOS2), big)
-    with torch.no_grad():
-        for p in big.blocks[2].parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    h, h_rot = (predict(big, a).hamiltonian for a in (atoms, rotated(atoms)))
-    scale = np.abs(h.data).max()
-    assert equivariance_error(h, h_rot, MOS2, atoms.get_chemical_symbols()) <= 1000 * np.finfo(float).eps * scale
+    assert_equivariant_after_moving(big, big.blocks[2].parameters(), 0.1, atoms)
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -85,12 +91,7 @@ def test_the_copies_of_a_widened_channel_get_different_gradients_and_stay_equiva
     big(build_graph(atoms, big.config)).pow(2).sum().backward()
     g = embedding.grad
     assert float((g[:, :8] - g[:, 8:]).abs().max()) > 1e-3 * float(g.abs().max())  # ...that drift apart
-    with torch.no_grad():
-        for p in big.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    h, h_rot = (predict(big, a).hamiltonian for a in (atoms, rotated(atoms)))
-    scale = np.abs(h.data).max()
-    assert equivariance_error(h, h_rot, MOS2, atoms.get_chemical_symbols()) <= 1000 * np.finfo(float).eps * scale
+    assert_equivariant_after_moving(big, big.parameters(), 0.05, atoms)
 
 
 @pytest.mark.parametrize("changes, message", [
