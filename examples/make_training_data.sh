@@ -70,16 +70,27 @@ done
 for i in $(seq 0 7); do
   s=$(printf s%04d "$i"); ln -sfn "$out/bilayer_graphene_1x1_k18/deeph/$s" "$out/bilayer_training/1x1_$s"
 done
-# the MoS2 training folder (examples/train_mos2.toml): the shared 3x3 corpus, the 3x3 cells made here without
-# the held-out s0009-s0011 and s0024-s0026, and the 1x1 and 2x2 cells
+# the training folders: each corpus' cells without its held-out ones (benchmarks/pretrained_accuracy.py HELD_OUT)
 shared=$(cd "$here/../../shared/data" 2>/dev/null && pwd || true)
-mkdir -p "$out/mos2_training"
-link() {  # link FOLDER NAME: into mos2_training, when FOLDER exists (a corpus may be partial or absent)
-  if [ -e "$1" ]; then ln -sfn "$1" "$out/mos2_training/$2"; fi
+link() {  # link FOLDER DEST: a symlink DEST -> FOLDER, when FOLDER exists (a corpus may be partial or absent)
+  if [ -e "$1" ]; then mkdir -p "$(dirname "$2")"; ln -sfn "$1" "$2"; fi
 }
-for d in "$shared"/mos2_3x3/mos2_3x3_s*; do link "$d" "shared_$(basename "$d")"; done
+# graphene (the shipped model's last stage): the shared 3x3 corpus, 4x4 without s0007-s0009, 5x5 without
+# s0003-s0005 and s0014-s0015 (cells past the shipped model's counts, s0024+ and s0016+, are linked too)
+for d in "$shared"/graphene3x3/graphene3x3_s*; do link "$d" "$out/graphene_training/shared_$(basename "$d")"; done
+for d in "$out"/graphene_4x4/deeph/s*; do
+  case $(basename "$d") in s0007|s0008|s0009) continue;; esac
+  link "$d" "$out/graphene_training/4x4_$(basename "$d")"
+done
+for d in "$out"/graphene_5x5/deeph/s*; do
+  case $(basename "$d") in s0003|s0004|s0005|s0014|s0015) continue;; esac
+  link "$d" "$out/graphene_training/5x5_$(basename "$d")"
+done
+# MoS2 (examples/train_mos2.toml): the shared 3x3 corpus, the 3x3 cells made here without the held-out
+# s0009-s0011 and s0024-s0026, and the 1x1 and 2x2 cells
+for d in "$shared"/mos2_3x3/mos2_3x3_s*; do link "$d" "$out/mos2_training/shared_$(basename "$d")"; done
 for d in "$out"/mos2_3x3/deeph/s*; do
   case $(basename "$d") in s0009|s0010|s0011|s0024|s0025|s0026) continue;; esac
-  link "$d" "3x3_$(basename "$d")"
+  link "$d" "$out/mos2_training/3x3_$(basename "$d")"
 done
-for n in 1x1 2x2; do for d in "$out"/mos2_$n/deeph/s*; do link "$d" "${n}_$(basename "$d")"; done; done
+for n in 1x1 2x2; do for d in "$out"/mos2_$n/deeph/s*; do link "$d" "$out/mos2_training/${n}_$(basename "$d")"; done; done
