@@ -8,6 +8,12 @@ that the shipped model was not trained on; 6x6: two, a size it never saw). Print
 per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1), each with
 its standard error from the spread of the cells' own MAEs (± in the output). Held-out runs that are not here are
 skipped with a line saying so. The last line is JSON.
+
+``--fit`` adds the same figures on cells of each size from the shipped model's training folder (the shared
+3x3 corpus, graphene_4x4 and graphene_5x5 of examples/make_training_data.sh; its 0.9/0.1 split by structure
+may have kept one of them for validation): a model that fits its
+larger training cells worse too is short of capacity (or of range); one that fits them as well but
+transfers worse is short of data of that size.
 """
 
 from __future__ import annotations
@@ -22,6 +28,13 @@ from pretrained_accuracy import HELD_OUT, add_errors, held_out_data
 
 from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.training.metrics import ErrorAccumulator
+
+#: size -> three cells of the shipped graphene-openmx's training folder (for --fit)
+TRAINED_ON = {
+    "3x3": [f"graphene3x3/graphene3x3_s{k:04d}" for k in (4, 5, 6)],
+    "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (0, 1, 2)],
+    "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in (0, 1, 2)],
+}
 
 
 def errors(calc: DeepH2Calculator, items: list[str]) -> dict | None:
@@ -49,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("models", nargs="+")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fit", action="store_true", help="also the MAE per size on cells it was trained on")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     groups = {k: v for k, v in HELD_OUT["graphene-openmx"].items() if k in ("3x3", "4x4", "5x5", "6x6")}
@@ -69,6 +83,11 @@ def main() -> None:
                          f"{r[size]['offsite_meV']:.3f})" for size in groups if size in r)
         ratios = ", ".join(f"{size} {r[f'ratio_{size}']:.2f}{pm(r[f'ratio_{size}_sem'], 2)}" for size in larger)
         print(f"{model}: {line}  | ratios {ratios}", flush=True)
+        if args.fit:
+            fit = r["trained_on"] = {size: e for size, items in TRAINED_ON.items() if (e := errors(calc, items))}
+            line = "  ".join(f"{size} {e['mae_meV']:.3f}{pm(e['sem_meV'])}" for size, e in fit.items())
+            ratio = f" | ratio 4x4 {fit['4x4']['mae_meV'] / fit['3x3']['mae_meV']:.2f}" if {"3x3", "4x4"} <= fit.keys() else ""
+            print(f"  trained-on cells: {line}{ratio}", flush=True)
     print(json.dumps({"benchmark": "size_transfer", "results": results, "goal_ratio": 1.1,
                       "held_out": {k: len(v) for k, v in groups.items()}}))
 
