@@ -28,6 +28,13 @@ deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_3x3_k3" --supercell
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_4x4" --supercell 4 4 1 --count 24 --seed 44 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_5x5" --supercell 5 5 1 --count 16 --seed 55 "${common[@]}"
 deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_6x6" --supercell 6 6 1 --count 2 --seed 66 "${common[@]}"
+# pristine graphene (no strain, no displacement) in a 3x3 cell on 3x3, 4x4 and 8x8 k and in a 4x4 cell on
+# 3x3 k: do the reference blocks depend on the cell or k mesh? (benchmarks/pristine_references.py)
+for run in "3 3" "3 4" "3 8" "4 3"; do
+  set -- $run
+  deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_pristine/${1}x${1}_k$2" --supercell "$1" "$1" 1 \
+      --sigma 0 --strain 0 "${common[@]}" --kpts "$2" "$2" 1
+done
 # MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0059 trained on, s0009-s0011 and s0024-s0026 held out)
 deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 60 --seed 2026 "${common[@]}"
 # MoS2 1x1 and 2x2 (trained on), k as dense as the 3x3 cells' 3x3 mesh
