@@ -48,9 +48,11 @@ DATA = Path(os.environ.get("DEEPH2_DATA", Path.home() / "deeph2-data"))
 #: SHARED); none of them is in the training data.
 HELD_OUT = {
     "graphene-openmx": {
-        "3x3": ["openmx/runs/graphene_3x3_perturbed", *[f"@graphene_3x3_k3/deeph/s{k:04d}" for k in range(5)]],
-        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9)],  # s0000-s0006 and s0010-s0023 trained on
-        "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in (3, 4, 5, 14, 15)],  # the others were trained on
+        "3x3": ["openmx/runs/graphene_3x3_perturbed", *[f"@graphene_3x3_k3/deeph/s{k:04d}" for k in range(15)]],
+        # s0000-s0006 and s0010-s0023 trained on; s0024-s0039 were made after the shipped model was trained
+        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9, *range(24, 40))],
+        # s0000-s0002 and s0006-s0013 trained on; s0016-s0021 were made after the shipped model was trained
+        "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in (3, 4, 5, 14, 15, *range(16, 22))],
         "6x6": [f"@graphene_6x6/deeph/s{k:04d}" for k in (0, 1)],  # no 6x6 cell in training
         "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
     },

@@ -3,11 +3,18 @@
     DEEPH2_DATA=~/deeph2-data python benchmarks/size_transfer.py MODEL [MODEL ...] [--threads N]
 
 Each model (a file or a shipped name) predicts the held-out OpenMX runs of
-``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: three cells and 5x5: five
+``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: nineteen cells and 5x5: eleven
 that the shipped model was not trained on; 6x6: two, a size it never saw). Printed: MAE (meV)
 per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1), each with
 its standard error from the spread of the cells' own MAEs (± in the output). Held-out runs that are not here are
 skipped with a line saying so. The last line is JSON.
+
+A cell's error grows with how distorted it is, and a few cells of one size can be more distorted than a
+few of another by chance (every size is made by the same generator: the same strain and σ, so the same
+distribution of bond lengths in expectation). So each cell's nearest-neighbour bond-length spread (the
+standard deviation of its C-C bonds under 1.8 Å) is measured too, and a least-squares fit of
+log(cell MAE) = a + b log(spread) + c_size (c = 0 for 3x3) gives each larger size's factor exp(c_size):
+its MAE over the 3x3 MAE at equal distortion, with its standard error from the fit's residuals.
 
 ``--fit`` adds the same figures on cells of each size from the shipped model's training folder (the shared
 3x3 corpus, graphene_4x4 and graphene_5x5 of examples/make_training_data.sh; its 0.9/0.1 split by structure
@@ -26,6 +33,8 @@ import torch
 
 from pretrained_accuracy import HELD_OUT, add_errors, held_out_data
 
+from ase.neighborlist import neighbor_list
+
 from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.training.metrics import ErrorAccumulator
 
@@ -41,16 +50,41 @@ def errors(calc: DeepH2Calculator, items: list[str]) -> dict | None:
     """MAE (meV) over the runs ``items`` that are here, None when none is; with each run's own MAE and
     the standard error of their mean (the cells differ: a few of them pin a mean down only so far)."""
     acc = ErrorAccumulator(calc.loaded.config.basis_set)
-    per_cell = []
+    per_cell, spread = [], []
     for _, data in held_out_data(items):
         predicted = add_errors(acc, calc, data)
         per_cell.append(predicted.error_stats(data.hamiltonian)["mae"] * 1000)
+        spread.append(bond_spread(data.atoms))
     if not per_cell:
         return None
     s = acc.summary()
     sem = float(np.std(per_cell, ddof=1) / np.sqrt(len(per_cell))) if len(per_cell) > 1 else None
     return {"mae_meV": s["mae_meV"], "onsite_meV": s["onsite_mae_meV"], "offsite_meV": s["offsite_mae_meV"],
-            "per_cell_meV": per_cell, "sem_meV": sem}
+            "per_cell_meV": per_cell, "sem_meV": sem, "per_cell_bond_spread_A": spread}
+
+
+def bond_spread(atoms, cutoff: float = 1.8) -> float:
+    """Standard deviation (Å) of the nearest-neighbour bond lengths (pairs under ``cutoff`` Å) of a cell."""
+    return float(np.std(neighbor_list("d", atoms, cutoff)))
+
+
+def equal_distortion_factors(r: dict) -> dict:
+    """Each larger size's MAE over the 3x3 MAE at equal bond-length spread, from the fit of
+    log(cell MAE) = a + b log(spread) + c_size over all cells of ``r`` (size -> errors()): size ->
+    {"factor", "sem"}, and "exponent" b. Empty when there are too few cells to fit."""
+    sizes = [size for size in r if size != "3x3"]
+    rows = [(size, m, d) for size in r for m, d in zip(r[size]["per_cell_meV"], r[size]["per_cell_bond_spread_A"])]
+    x = np.array([[1.0, np.log(d)] + [float(size == other) for other in sizes] for size, _, d in rows])
+    y = np.log([m for _, m, _ in rows])
+    if len(y) <= x.shape[1]:
+        return {}
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    residual = float(np.sum((y - x @ coef) ** 2) / (len(y) - x.shape[1]))
+    se = np.sqrt(np.diag(residual * np.linalg.inv(x.T @ x)))
+    out = {"exponent": float(coef[1]), "exponent_sem": float(se[1]), "cells": len(y)}
+    for k, size in enumerate(sizes, start=2):
+        out[size] = {"factor": float(np.exp(coef[k])), "sem": float(np.exp(coef[k]) * se[k])}
+    return out
 
 
 def pm(sem: float | None, digits: int = 3) -> str:
@@ -83,10 +117,20 @@ def main() -> None:
                          f"{r[size]['offsite_meV']:.3f})" for size in groups if size in r)
         ratios = ", ".join(f"{size} {r[f'ratio_{size}']:.2f}{pm(r[f'ratio_{size}_sem'], 2)}" for size in larger)
         print(f"{model}: {line}  | ratios {ratios}", flush=True)
+        spreads = "  ".join(f"{size} {np.mean(r[size]['per_cell_bond_spread_A']):.4f} Å" for size in groups if size in r)
+        fit = r["equal_distortion"] = equal_distortion_factors({size: r[size] for size in groups if size in r})
+        if fit:
+            factors = ", ".join(f"{size} {fit[size]['factor']:.2f} ± {fit[size]['sem']:.2f}" for size in larger)
+            print(f"  bond-length spread per size {spreads} | MAE ∝ spread^{fit['exponent']:.2f}"
+                  f"{pm(fit['exponent_sem'], 2)} over {fit['cells']} cells | ratios at equal spread {factors}", flush=True)
         if args.fit:
             fit = r["trained_on"] = {size: e for size, items in TRAINED_ON.items() if (e := errors(calc, items))}
             line = "  ".join(f"{size} {e['mae_meV']:.3f}{pm(e['sem_meV'])}" for size, e in fit.items())
             ratio = f" | ratio 4x4 {fit['4x4']['mae_meV'] / fit['3x3']['mae_meV']:.2f}" if {"3x3", "4x4"} <= fit.keys() else ""
+            same = equal_distortion_factors(fit)
+            if same:
+                ratio += ", at equal spread " + ", ".join(f"{size} {same[size]['factor']:.2f} ± {same[size]['sem']:.2f}"
+                                                          for size in fit if size != "3x3")
             print(f"  trained-on cells: {line}{ratio}", flush=True)
     print(json.dumps({"benchmark": "size_transfer", "results": results, "goal_ratio": 1.1,
                       "held_out": {k: len(v) for k, v in groups.items()}}))
