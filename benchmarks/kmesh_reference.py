@@ -31,6 +31,7 @@ DENSER = {
     "graphene-openmx": [("@graphene_3x3_k3/deeph/s0003", "@graphene_3x3_k6/s0003/openmx.scfout"),
                         ("@graphene_3x3_k3/deeph/s0003", "@graphene_3x3_k9/s0003/openmx.scfout"),
                         ("@graphene_3x3_k3/deeph/s0000", "@graphene_3x3_k6/s0000/openmx.scfout"),
+                        ("@graphene_3x3_k3/deeph/s0006", "@graphene_3x3_k6/s0006/openmx.scfout"),
                         ("@graphene_4x4/deeph/s0007", "@graphene_4x4_k6/s0007/openmx.scfout")],
 }
 
