@@ -33,3 +33,24 @@ def test_example_configurations_are_valid(name):
     cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
     assert cfg.training.epochs >= 1 and cfg.data.sources
     assert cfg.data.interlayer_step == (name == "train_bilayer_graphene.toml")
+
+
+@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml", "train_mos2.toml"])
+def test_example_fine_tunes_match_the_model_they_start_from(name):
+    """An example that fine-tunes a shipped model (training.init_from) must describe that model's
+    architecture, or one it grows into (more blocks, or channels / hidden times a whole factor)."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from ase_deeph2.calculator import resolve_model
+    from ase_deeph2.training.loop import GROWABLE
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
+    if not cfg.training.init_from:
+        pytest.skip(f"{name} trains from random weights")
+    shipped = resolve_model(cfg.training.init_from, device="cpu").config.to_dict()
+    mine = asdict(cfg.model)
+    differ = {k: (shipped[k], v) for k, v in mine.items() if k in shipped and shipped[k] != v}
+    grows = all(v >= s and (k == "n_blocks" or v % s == 0) for k, (s, v) in differ.items())
+    assert set(differ) <= GROWABLE and grows, (
+        f"{name}: [model] differs from {cfg.training.init_from} in {differ} (shipped, example)")
