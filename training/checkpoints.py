@@ -13,7 +13,8 @@ from ase_deeph2.files import atomic_path
 if TYPE_CHECKING:
     from .loop import Trainer
 
-__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "plain", "architecture_differences"]
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "plain", "architecture_differences",
+           "needs_growth", "GROWABLE"]
 
 CHECKPOINT_FORMAT = "ase_deeph2-checkpoint"
 
@@ -25,6 +26,27 @@ def architecture_differences(mine: dict, theirs: dict) -> list[str]:
     """Fields of two model configurations (``ELCTConfig.to_dict()``) that differ, apart from the
     fitted ones: weights move between the two only when this is empty."""
     return sorted(k for k in (set(mine) | set(theirs)) - FITTED_FIELDS if mine.get(k) != theirs.get(k))
+
+
+#: fields in which a trained model grows into a larger one (model.grow): more blocks; channels and hidden
+#: times a whole factor
+GROWABLE = frozenset({"n_blocks", "channels", "hidden"})
+
+
+def needs_growth(mine: dict, theirs: dict, source: str) -> bool:
+    """Whether a run of model configuration ``mine`` that starts from the model ``source`` of configuration
+    ``theirs`` (both ``ELCTConfig.to_dict()``) must grow it first (False: its weights load as they are).
+    Raises ValueError naming ``source`` and the fields when neither works."""
+    differ = architecture_differences(mine, theirs)
+
+    def grows(k: str) -> bool:
+        return k in GROWABLE and mine[k] >= theirs[k] and (k == "n_blocks" or mine[k] % theirs[k] == 0)
+
+    if not all(grows(k) for k in differ):
+        raise ValueError(f"training.init_from {source}: that model differs from this run's in "
+                         f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}"
+                         " (only model.n_blocks may grow, and model.channels and model.hidden by a whole factor)")
+    return bool(differ)
 
 
 def plain(obj):

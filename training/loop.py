@@ -28,12 +28,10 @@ from .config import RunConfig
 from .dataset import CachedStructures, build_cache, load_or_make_split
 from .interlayer import fit_coupling
 from ase_deeph2.parallel import init_distributed
-from .checkpoints import architecture_differences, load_checkpoint, plain, save_checkpoint
+from .checkpoints import load_checkpoint, needs_growth, plain, save_checkpoint
 from .metrics import ErrorAccumulator, masked_loss
 from .plots import plot_learning_curves, plot_orbital_mae
 from .samples import Samples
-
-GROWABLE = {"n_blocks", "channels", "hidden"}  # a trained model grows into more of these (model.grow)
 
 __all__ = ["Trainer"]
 
@@ -346,14 +344,9 @@ class Trainer:
         if not path.is_absolute() and (self.cfg.base_dir / path).exists():
             path = self.cfg.base_dir / path
         loaded = resolve_model(path if path.exists() else source, device="cpu", dtype=self.dtype)
-        theirs, mine = loaded.config.to_dict(), self.model_config.to_dict()
-        differ = architecture_differences(mine, theirs)  # fitted fields (avg_neighbors) are taken over
-        grows = bool(differ) and set(differ) <= GROWABLE and all(mine[k] >= theirs[k] for k in differ)
-        if differ and not grows:
-            raise ValueError(f"training.init_from {source}: that model differs from this run's in "
-                             f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}"
-                             " (only model.n_blocks, model.channels and model.hidden may grow)")
-        if grows:  # the same function in a deeper or wider network (model.grow)
+        # fitted fields (avg_neighbors) are taken over
+        if needs_growth(self.model_config.to_dict(), loaded.config.to_dict(), source):
+            # the same function in a deeper or wider network (model.grow)
             grow(loaded.model, self.model, seed=self.cfg.training.seed)
         else:
             self.model.load_state_dict(loaded.model.state_dict())
