@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import DATA, band_errors, evaluation_calculator, h_errors, held_out_data, layer_step, layers
+from held_out import DATA
+from pretrained_accuracy import band_errors, evaluation_calculator, h_errors, held_out_data, layer_step, layers
 
 #: model -> (held-out run, the same structure on a denser k mesh) pairs (all under $DEEPH2_DATA)
 DENSER = {

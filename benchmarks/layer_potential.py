@@ -24,7 +24,8 @@ import torch
 from ase.neighborlist import neighbor_list
 
 from ase_deeph2 import DeepH2Calculator
-from pretrained_accuracy import HELD_OUT, evaluation_calculator, held_out_data, layer_step, layers, on_run_mesh
+from held_out import HELD_OUT
+from pretrained_accuracy import evaluation_calculator, held_out_data, layer_step, layers, on_run_mesh
 
 #: model -> the 3x3 runs it was fitted to (training and validation split), all under $DEEPH2_DATA: the
 #: shipped bilayer model's last stage had the 6x6-k runs of bilayer_graphene_3x3 s0000-s0012 and s0016-s0031

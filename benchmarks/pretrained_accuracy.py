@@ -2,7 +2,7 @@
 
     DEEPH2_DATA=~/deeph2-data python benchmarks/pretrained_accuracy.py [--model NAME ...] [--card]
 
-For each model, the held-out structures listed in HELD_OUT (DeepH folders made by ``deeph2 dft``
+For each model, the held-out structures listed in held_out.toml (DeepH folders made by ``deeph2 dft``
 under ``$DEEPH2_DATA`` (default ~/deeph2-data), see ``examples/make_training_data.sh``, and runs in ../shared/data) are predicted
 and compared with DFT:
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -39,43 +38,7 @@ from ase_deeph2.model import blocks_from_matrix, build_graph
 from ase_deeph2.pretrained import HERE as PRETRAINED
 from ase_deeph2.spectrum_errors import spectrum_errors
 from ase_deeph2.training.metrics import ErrorAccumulator
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-DATA = Path(os.environ.get("DEEPH2_DATA", Path.home() / "deeph2-data"))
-
-#: model -> group -> held-out sources ("@..." in DATA, "tests/..." in this repository, the rest in
-#: SHARED); none of them is in the training data.
-HELD_OUT = {
-    "graphene-openmx": {
-        "3x3": ["openmx/runs/graphene_3x3_perturbed", *[f"@graphene_3x3_k3/deeph/s{k:04d}" for k in range(15)]],
-        # s0000-s0006 and s0010-s0023 trained on; s0024-s0039 were made after the shipped model was trained
-        "4x4": [f"@graphene_4x4/deeph/s{k:04d}" for k in (7, 8, 9, *range(24, 40))],
-        # s0000-s0002 and s0006-s0013 trained on; s0016-s0021 were made after the shipped model was trained
-        "5x5": [f"@graphene_5x5/deeph/s{k:04d}" for k in (3, 4, 5, 14, 15, *range(16, 22))],
-        "6x6": [f"@graphene_6x6/deeph/s{k:04d}" for k in (0, 1)],  # no 6x6 cell in training
-        "1x1 (pristine)": ["openmx/runs/graphene_1x1"],
-    },
-    "mos2-openmx": {
-        # trained on s0000-s0008, s0012-s0023, s0027-s0059, the shared corpus and mos2_1x1 / mos2_2x2 (perturbed)
-        "3x3": [f"@mos2_3x3/deeph/s{k:04d}" for k in (9, 10, 11, 24, 25, 26)],
-        "3x3 (shared run)": ["openmx/runs/mos2_3x3_perturbed"],
-        "1x1 (pristine)": ["openmx/runs/mos2_1x1"],
-    },
-    "bilayer-graphene-openmx": {
-        # the same five held-out cells on the 6x6 k mesh of the training data (bilayer_graphene_3x3_k6) and
-        # on the 3x3 mesh of the shared corpora's settings (bilayer_graphene_3x3)
-        "3x3, 6x6 k": [f"@bilayer_graphene_3x3_k6/deeph/s{k:04d}" for k in (13, 14, 15, 32, 33)],
-        "3x3, 3x3 k": [f"@bilayer_graphene_3x3/deeph/s{k:04d}" for k in (13, 14, 15, 32, 33)],
-        "1x1 AB (pristine)": ["tests/data/bilayer_graphene_1x1"],
-    },
-}
-
-
-def resolve(item: str) -> Path:
-    if item.startswith("@"):
-        return DATA / item[1:]
-    return REPO / item if item.startswith("tests/") else SHARED / item
+from held_out import HELD_OUT, resolve
 
 
 def held_out_data(items: list[str]):

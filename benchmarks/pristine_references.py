@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ase_deeph2.io.deeph import read_deeph
-from pretrained_accuracy import DATA
+from held_out import DATA
 
 RUNS = {"3x3 cell, 3x3 k": "3x3_k3", "3x3 cell, 4x4 k": "3x3_k4", "3x3 cell, 8x8 k": "3x3_k8",
         "4x4 cell, 3x3 k": "4x4_k3"}

@@ -2,8 +2,8 @@
 
     DEEPH2_DATA=~/deeph2-data python benchmarks/size_transfer.py MODEL [MODEL ...] [--threads N]
 
-Each model (a file or a shipped name) predicts the held-out OpenMX runs of
-``pretrained_accuracy.HELD_OUT["graphene-openmx"]`` (3x3: new seeds; 4x4: nineteen cells and 5x5: eleven
+Each model (a file or a shipped name) predicts graphene-openmx's held-out OpenMX
+runs in ``held_out.toml`` (3x3: new seeds; 4x4: nineteen cells and 5x5: eleven
 that the shipped model was not trained on; 6x6: two, a size it never saw). Printed: MAE (meV)
 per size, on-site and off-site, and the ratio of each larger size's MAE to the 3x3 MAE (the goal: <= 1.1), each with
 its standard error from the spread of the cells' own MAEs (± in the output). Held-out runs that are not here are
@@ -30,13 +30,12 @@ import json
 
 import numpy as np
 import torch
-
-from pretrained_accuracy import HELD_OUT, add_errors, held_out_data
-
 from ase.neighborlist import neighbor_list
 
 from ase_deeph2 import DeepH2Calculator
 from ase_deeph2.training.metrics import ErrorAccumulator
+from held_out import HELD_OUT
+from pretrained_accuracy import add_errors, held_out_data
 
 #: size -> three cells of the shipped graphene-openmx's training folder (for --fit)
 TRAINED_ON = {

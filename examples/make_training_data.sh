@@ -68,38 +68,6 @@ rerun() {  # corpus run k folder
 rerun graphene_3x3_k3 s0003 6 graphene_3x3_k6; rerun graphene_3x3_k3 s0003 9 graphene_3x3_k9
 rerun graphene_3x3_k3 s0000 6 graphene_3x3_k6; rerun graphene_3x3_k3 s0006 6 graphene_3x3_k6
 rerun graphene_4x4 s0007 6 graphene_4x4_k6
-# the last stage's training folder (the shipped bilayer model, examples/train_bilayer_graphene.toml): the 29
-# training bilayers on 6x6 k and the 8 pristine ones, without the held-out s0013-s0015, s0032-s0033
-mkdir -p "$out/bilayer_training"
-for i in $(seq 0 33); do
-  case $i in 13|14|15|32|33) continue;; esac
-  s=$(printf s%04d "$i"); ln -sfn "$out/bilayer_graphene_3x3_k6/deeph/$s" "$out/bilayer_training/k6_$s"
-done
-for i in $(seq 0 7); do
-  s=$(printf s%04d "$i"); ln -sfn "$out/bilayer_graphene_1x1_k18/deeph/$s" "$out/bilayer_training/1x1_$s"
-done
-# the training folders: each corpus' cells without its held-out ones (benchmarks/pretrained_accuracy.py HELD_OUT)
-shared=$(cd "$here/../../shared/data" 2>/dev/null && pwd || true)
-link() {  # link FOLDER DEST: a symlink DEST -> FOLDER, when FOLDER exists (a corpus may be partial or absent)
-  if [ -e "$1" ]; then mkdir -p "$(dirname "$2")"; ln -sfn "$1" "$2"; fi
-}
-# graphene (the shipped model's last stage): the shared 3x3 corpus, 4x4 s0000-s0023 without s0007-s0009,
-# 5x5 s0000-s0027 without s0003-s0005 and s0014-s0021
-rm -rf "$out/graphene_training"  # symlinks only: remade, so that cells held out since are not left in it
-for d in "$shared"/graphene3x3/graphene3x3_s*; do link "$d" "$out/graphene_training/shared_$(basename "$d")"; done
-for d in "$out"/graphene_4x4/deeph/s*; do
-  case $(basename "$d") in s0007|s0008|s0009|s002[4-9]|s003?) continue;; esac
-  link "$d" "$out/graphene_training/4x4_$(basename "$d")"
-done
-for d in "$out"/graphene_5x5/deeph/s*; do
-  case $(basename "$d") in s0003|s0004|s0005|s001[4-9]|s0020|s0021) continue;; esac
-  link "$d" "$out/graphene_training/5x5_$(basename "$d")"
-done
-# MoS2 (examples/train_mos2.toml): the shared 3x3 corpus, the 3x3 cells made here without the held-out
-# s0009-s0011 and s0024-s0026, and the 1x1 and 2x2 cells
-for d in "$shared"/mos2_3x3/mos2_3x3_s*; do link "$d" "$out/mos2_training/shared_$(basename "$d")"; done
-for d in "$out"/mos2_3x3/deeph/s*; do
-  case $(basename "$d") in s0009|s0010|s0011|s0024|s0025|s0026) continue;; esac
-  link "$d" "$out/mos2_training/3x3_$(basename "$d")"
-done
-for n in 1x1 2x2; do for d in "$out"/mos2_$n/deeph/s*; do link "$d" "$out/mos2_training/${n}_$(basename "$d")"; done; done
+# the training folders (examples/training_folders.toml): every cell of each model's corpora except the runs
+# benchmarks/held_out.toml holds out for it
+python "$here/link_training_folders.py" "$out"
