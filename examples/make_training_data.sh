@@ -36,8 +36,8 @@ for run in "3 3" "3 4" "3 8" "4 3"; do
   deeph2 dft "$out/structures/graphene.traj" -o "$out/graphene_pristine/${1}x${1}_k$2" --supercell "$1" "$1" 1 \
       --sigma 0 --strain 0 "${common[@]}" --kpts "$2" "$2" 1
 done
-# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0064 trained on, s0009-s0011 and s0024-s0026 held out)
-deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 65 --seed 2026 "${common[@]}"
+# MoS2 3x3 (beside the shared mos2_3x3 corpus; s0000-s0008, s0012-s0023, s0027-s0082 trained on, s0009-s0011 and s0024-s0026 held out)
+deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_3x3" --supercell 3 3 1 --count 83 --seed 2026 "${common[@]}"
 # MoS2 1x1 and 2x2 (trained on), k as dense as the 3x3 cells' 3x3 mesh
 mos2_small=("${common[@]:0:4}")  # --openmx, --data-path: without the 3x3 k mesh
 deeph2 dft "$out/structures/mos2.traj" -o "$out/mos2_1x1" --count 8 --sigma 0.05 --strain 0.02 --seed 11 --kpts 9 9 1 "${mos2_small[@]}"
