@@ -43,6 +43,7 @@ VARIANTS = {
     "B3": {"model": {"n_blocks": 3}},
     "mmax2": {"model": {"mmax": 2}},
     "ema": {"training": {"ema_decay": 0.99}},
+    "rbf32": {"model": {"n_rbf": 32, "radial_hidden": 128}},  # finer radial basis, wider radial MLP
 }
 
 
