@@ -28,7 +28,10 @@ def expand(item: str) -> list[str]:
         return [item]
     if not corpus.startswith("@"):
         raise ValueError(f"held_out.toml: {item!r}: only '@CORPUS INDICES' items may list indices")
-    return [f"{corpus}/deeph/s{k:04d}" for k in parse_indices(indices)]
+    try:
+        return [f"{corpus}/deeph/s{k:04d}" for k in parse_indices(indices)]
+    except ValueError as e:
+        raise ValueError(f"held_out.toml: {item!r}: {e}") from None
 
 
 def load(path: Path = HERE / "held_out.toml") -> dict[str, dict[str, list[str]]]:
@@ -39,10 +42,11 @@ def load(path: Path = HERE / "held_out.toml") -> dict[str, dict[str, list[str]]]
             for model, groups in table.items()}
 
 
-def resolve(item: str) -> Path:
-    """The folder of a held-out item: ``@...`` under ``$DEEPH2_DATA``, ``tests/...`` here, else ../shared/data."""
+def resolve(item: str, data: Path = DATA) -> Path:
+    """The folder of a held-out item: ``@...`` under ``data`` (default ``$DEEPH2_DATA``), ``tests/...`` here,
+    else ../shared/data."""
     if item.startswith("@"):
-        return DATA / item[1:]
+        return data / item[1:]
     return REPO / item if item.startswith("tests/") else SHARED / item
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
-from held_out import HELD_OUT, SHARED  # noqa: E402 (benchmarks/ is not a package)
+from held_out import HELD_OUT, SHARED, resolve  # noqa: E402 (benchmarks/ is not a package)
 
 
 def corpus_cells(corpus: str, data: Path) -> list[Path]:
@@ -30,7 +30,7 @@ def corpus_cells(corpus: str, data: Path) -> list[Path]:
 
 def held_out_folders(model: str, data: Path) -> set[Path]:
     """The folders of the runs held out for ``model`` under ``data`` (resolved)."""
-    return {(data / item[1:]).resolve() for items in HELD_OUT[model].values() for item in items if item.startswith("@")}
+    return {resolve(item, data).resolve() for items in HELD_OUT[model].values() for item in items if item.startswith("@")}
 
 
 def link_training_folder(name: str, spec: dict, data: Path) -> int:
@@ -49,8 +49,9 @@ def link_training_folder(name: str, spec: dict, data: Path) -> int:
         if not cells:
             print(f"{name}: no cells of {corpus} here (examples/make_training_data.sh makes them); skipped")
         kept = [c for c in cells if c.resolve() not in held]
-        for cell in kept:
+        if kept:
             folder.mkdir(parents=True, exist_ok=True)
+        for cell in kept:
             os.symlink(cell, folder / f"{prefix}{cell.name}", target_is_directory=True)
         made += len(kept)
         if cells:

@@ -1,8 +1,17 @@
 """TOML configuration: defaults, validation messages naming the file and key."""
 
+from dataclasses import asdict
+from pathlib import Path
+
 import pytest
 
+from ase_deeph2.calculator import resolve_model
+from ase_deeph2.model import ELCTConfig
+from ase_deeph2.training.checkpoints import needs_growth
 from ase_deeph2.training.config import load_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE_CONFIGS = ["train_graphene.toml", "train_bilayer_graphene.toml", "train_mos2.toml"]
 
 
 def test_minimal_config_and_relative_paths(tmp_path):
@@ -27,26 +36,18 @@ def test_bad_configs_are_named(tmp_path, text, message):
     assert "bad.toml" in str(err.value)
 
 
-@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml", "train_mos2.toml"])
+@pytest.mark.parametrize("name", EXAMPLE_CONFIGS)
 def test_example_configurations_are_valid(name):
-    from pathlib import Path
-    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
+    cfg = load_config(EXAMPLES / name)
     assert cfg.training.epochs >= 1 and cfg.data.sources
     assert cfg.data.interlayer_step == (name == "train_bilayer_graphene.toml")
 
 
-@pytest.mark.parametrize("name", ["train_graphene.toml", "train_bilayer_graphene.toml", "train_mos2.toml"])
+@pytest.mark.parametrize("name", EXAMPLE_CONFIGS)
 def test_example_fine_tunes_match_the_model_they_start_from(name):
     """An example that fine-tunes a shipped model (training.init_from) must describe that model's
     architecture, or one it grows into (more blocks, or channels / hidden times a whole factor)."""
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from ase_deeph2.calculator import resolve_model
-    from ase_deeph2.model import ELCTConfig
-    from ase_deeph2.training.checkpoints import needs_growth
-
-    cfg = load_config(Path(__file__).resolve().parents[2] / "examples" / name)
+    cfg = load_config(EXAMPLES / name)
     if not cfg.training.init_from:
         pytest.skip(f"{name} trains from random weights")
     shipped = resolve_model(cfg.training.init_from, device="cpu").config
