@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ase_deeph2.files import atomic_path
+from ase_deeph2.model.grow import radial_projection
 
 if TYPE_CHECKING:
     from .loop import Trainer
@@ -28,9 +29,9 @@ def architecture_differences(mine: dict, theirs: dict) -> list[str]:
     return sorted(k for k in (set(mine) | set(theirs)) - FITTED_FIELDS if mine.get(k) != theirs.get(k))
 
 
-#: fields in which a trained model grows into a larger one (model.grow): more blocks; channels and hidden
-#: times a whole factor
-GROWABLE = frozenset({"n_blocks", "channels", "hidden"})
+#: fields in which a trained model grows into a larger one (model.grow): more blocks and radial basis
+#: functions; channels, hidden and radial_hidden times a whole factor
+GROWABLE = frozenset({"n_blocks", "n_rbf", "channels", "hidden", "radial_hidden"})
 
 
 def needs_growth(mine: dict, theirs: dict, source: str) -> bool:
@@ -40,12 +41,18 @@ def needs_growth(mine: dict, theirs: dict, source: str) -> bool:
     differ = architecture_differences(mine, theirs)
 
     def grows(k: str) -> bool:
-        return k in GROWABLE and mine[k] >= theirs[k] and (k == "n_blocks" or mine[k] % theirs[k] == 0)
+        return k in GROWABLE and mine[k] >= theirs[k] and (k in ("n_blocks", "n_rbf") or mine[k] % theirs[k] == 0)
 
     if not all(grows(k) for k in differ):
         raise ValueError(f"training.init_from {source}: that model differs from this run's in "
                          f"{', '.join(f'{k} ({theirs.get(k)!r} vs {mine.get(k)!r})' for k in differ)}"
-                         " (only model.n_blocks may grow, and model.channels and model.hidden by a whole factor)")
+                         " (only model.n_blocks and model.n_rbf may grow, and model.channels, model.hidden and"
+                         " model.radial_hidden by a whole factor)")
+    if "n_rbf" in differ:
+        try:
+            radial_projection(theirs["n_rbf"], mine["n_rbf"])
+        except ValueError as err:
+            raise ValueError(f"training.init_from {source}: {err}") from None
     return bool(differ)
 
 

@@ -85,7 +85,7 @@ class TrainingConfig:
     threads: int = 0                  # torch CPU threads per process; 0 = torch's default
     max_time_minutes: float = 0.0     # stop (with a checkpoint) after this much training; 0 = off
     eval_every: int = 1               # epochs between validations
-    init_from: str = ""               # start from this model's weights (a model file or a shipped name): fine-tuning; a larger model.n_blocks, or channels / hidden times a whole factor, grows it (model.grow)
+    init_from: str = ""               # start from this model's weights (a model file or a shipped name): fine-tuning; a larger model.n_blocks or n_rbf, or channels / hidden / radial_hidden times a whole factor, grows it (model.grow)
 
 
 @dataclass

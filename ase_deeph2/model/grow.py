@@ -16,8 +16,17 @@ else acts channel by channel (gates, SiLU) or averages over channels (the layer 
 RMS), which a k-fold repetition leaves unchanged. The fractions differ between the copies and
 between the consumers, so the copies get different gradients and drift apart in training.
 
+**Finer radial part** (:func:`refine_radial`). ``n_rbf`` may grow to any larger number and
+``radial_hidden`` by a whole factor. The hidden units of every radial MLP are copied like channels
+(exact). A radial basis of more, narrower Gaussians spans the old one closely but not exactly: each
+old Gaussian is written as the least-squares combination of the new ones over the scaled distances
+0.05 <= x < 1 (the envelope's weight; shorter bonds do not occur), and the first layer takes the
+old weights through that combination. Over 0.05 <= x < 1 the old basis is reproduced to
+``RADIAL_FIT_TOLERANCE`` of its unit peak (16 -> 32 Gaussians: 2e-4), so the refined model
+predicts the trained blocks to that relative precision; the first steps of training remove it.
+
 Training then goes on from the trained function with the capacity of the larger network, instead
-of starting from random weights. :func:`grow` does both.
+of starting from random weights. :func:`grow` does all three.
 """
 
 from __future__ import annotations
@@ -25,7 +34,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["grow", "grow_blocks", "widen_channels"]
+__all__ = ["grow", "grow_blocks", "widen_channels", "refine_radial", "radial_projection", "RADIAL_FIT_TOLERANCE"]
+
+#: largest deviation of the refitted old radial basis (envelope-weighted, peak 1) that refine_radial accepts
+RADIAL_FIT_TOLERANCE = 1e-3
+#: shortest scaled distance |r_ij| / (rc_i + rc_j) the radial basis is refitted on (H2: 0.74 / 12 = 0.06)
+_RADIAL_FIT_FROM = 0.05
 
 
 def _zero_outputs(block: nn.Module) -> None:
@@ -134,6 +148,70 @@ class _Widener:
         self.linear(old[-1], new[-1], None, c_out)
 
 
+def radial_projection(n_old: int, n_new: int) -> torch.Tensor:
+    """(n_old, n_new) float64 P with RadialBasis(n_old)(x) ~= P @ RadialBasis(n_new)(x) on 0.05 <= x < 1.
+
+    Raises:
+        ValueError: the new basis does not reproduce the old one to RADIAL_FIT_TOLERANCE.
+    """
+    from .layers import RadialBasis
+
+    x = torch.linspace(_RADIAL_FIT_FROM, 1.0, 4000, dtype=torch.float64)
+    old, new = (RadialBasis(n).to(torch.float64) for n in (n_old, n_new))
+    envelope = RadialBasis.envelope(x)[:, None]
+    g_old, g_new = old.gaussians(x), new.gaussians(x)
+    p = torch.linalg.lstsq(envelope * g_new, envelope * g_old).solution.T
+    deviation = float((envelope * (g_new @ p.T - g_old)).abs().max())
+    if deviation > RADIAL_FIT_TOLERANCE:
+        raise ValueError(f"cannot refine the radial basis from {n_old} to {n_new} Gaussians: the new ones "
+                         f"reproduce the old to {deviation:.1e}, not {RADIAL_FIT_TOLERANCE:.0e} (use more)")
+    return p
+
+
+def refine_radial(trained: nn.Module, fine: nn.Module, seed: int = 0) -> None:
+    """Copy the weights of ``trained`` (an ELCT) into ``fine`` in place. ``fine`` is the same
+    architecture with more radial basis functions (``n_rbf``, any larger number) and/or radial MLPs
+    wider by a whole factor (``radial_hidden``); it predicts the trained blocks to the precision of
+    the basis refit (module docstring). ``seed`` draws the weight splits of the copied hidden units.
+
+    Raises:
+        ValueError: the two differ in anything else, ``n_rbf`` shrinks, or ``radial_hidden`` does not
+            grow by a whole factor.
+    """
+    from .layers import RadialMLP
+
+    a, b = trained.config.to_dict(), fine.config.to_dict()
+    other = sorted(k for k in a if k not in ("n_rbf", "radial_hidden", "avg_neighbors") and a[k] != b.get(k))
+    if other:
+        raise ValueError(f"cannot refine the radial part: the models differ in {', '.join(other)} too "
+                         f"(only n_rbf and radial_hidden may grow)")
+    if b["n_rbf"] < a["n_rbf"]:
+        raise ValueError(f"cannot refine the radial basis from {a['n_rbf']} to {b['n_rbf']} Gaussians: it must grow")
+    R = _Copies(a["radial_hidden"], b["radial_hidden"], "radial_hidden")
+    dtype = next(trained.parameters()).dtype
+    project = radial_projection(a["n_rbf"], b["n_rbf"]).to(dtype) if b["n_rbf"] != a["n_rbf"] else None
+    n_rbf = a["n_rbf"]
+    w = _Widener(seed)
+    radial = {name for name, m in trained.named_modules() if isinstance(m, RadialMLP)}
+    with torch.no_grad():
+        mine = fine.state_dict()
+        for name, value in trained.state_dict().items():
+            if name != "rbf.centers" and name.rsplit(".", 2)[0] not in radial:
+                mine[name] = value
+        fine.load_state_dict(mine)
+        modules = dict(fine.named_modules())
+        for name in radial:
+            old, new = dict(trained.named_modules())[name], modules[name]
+            first = old[0].weight
+            if project is not None:
+                first = torch.cat([first[:, :n_rbf] @ project.to(first.device), first[:, n_rbf:]], dim=1)
+            new[0].weight.copy_(w.tensor(first, out=(0, R)))
+            new[0].bias.copy_(w.tensor(old[0].bias, out=(0, R)))
+            w.linear(old[2], new[2], R, R)
+            w.linear(old[4], new[4], R, None)
+    fine.config.avg_neighbors = trained.config.avg_neighbors
+
+
 def widen_channels(trained: nn.Module, wide: nn.Module, seed: int = 0) -> None:
     """Copy the weights of ``trained`` (an ELCT) into ``wide`` in place, so that ``wide`` predicts
     the same blocks. ``wide`` is the same architecture with ``channels`` and ``hidden`` multiplied
@@ -181,16 +259,23 @@ def widen_channels(trained: nn.Module, wide: nn.Module, seed: int = 0) -> None:
 
 
 def grow(trained: nn.Module, grown: nn.Module, seed: int = 0) -> None:
-    """Copy ``trained`` into ``grown`` (wider, deeper or both; same predictions), in place."""
+    """Copy ``trained`` into ``grown`` (a finer radial part, wider, deeper, or any of these at once;
+    the same predictions), in place. Each step goes through a model that changes only its fields."""
     from .elct import ELCT
     from .io import _default_dtype
 
-    a, b = trained.config, grown.config
-    if (a.channels, a.hidden) != (b.channels, b.hidden):
-        if a.n_blocks == b.n_blocks:
-            return widen_channels(trained, grown, seed)
-        with _default_dtype(next(trained.parameters()).dtype):
-            wide = ELCT(type(a).from_dict({**a.to_dict(), "channels": b.channels, "hidden": b.hidden}))
-        widen_channels(trained, wide.to(next(trained.parameters()).device), seed)
-        trained = wide
+    steps = ((("n_rbf", "radial_hidden"), refine_radial), (("channels", "hidden"), widen_channels))
+    target = grown.config.to_dict()
+    device, dtype = next(trained.parameters()).device, next(trained.parameters()).dtype
+    for fields, step in steps:
+        now = trained.config.to_dict()
+        if all(now[f] == target[f] for f in fields):
+            continue
+        if now["n_blocks"] == target["n_blocks"] and all(
+                now[f] == target[f] for other, _ in steps if other != fields for f in other):
+            return step(trained, grown, seed)
+        with _default_dtype(dtype):
+            larger = ELCT(type(trained.config).from_dict({**now, **{f: target[f] for f in fields}}))
+        step(trained, larger.to(device), seed)
+        trained = larger
     grow_blocks(trained, grown)

@@ -33,10 +33,13 @@ class RadialBasis(nn.Module):
         x = x.clamp(0.0, 1.0)
         return 1 - 28 * x**6 + 48 * x**7 - 21 * x**8
 
+    def gaussians(self, x: torch.Tensor) -> torch.Tensor:
+        """(E,) scaled distances -> (E, n) Gaussians, without the envelope."""
+        return torch.exp(-0.5 * ((x[:, None] - self.centers) / self.width) ** 2)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(E,) scaled distances -> (E, n)."""
-        g = torch.exp(-0.5 * ((x[:, None] - self.centers) / self.width) ** 2)
-        return g * self.envelope(x)[:, None]
+        return self.gaussians(x) * self.envelope(x)[:, None]
 
 
 class RadialMLP(nn.Sequential):

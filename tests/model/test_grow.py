@@ -1,6 +1,6 @@
-"""Growing a trained model deeper or wider: the grown one predicts the same blocks, its new parts
-learn (new blocks get gradient, copied channels drift apart), it stays equivariant once they have,
-and growing refuses anything else."""
+"""Growing a trained model deeper, wider or with a finer radial part: the grown one predicts the same
+blocks, its new parts learn (new blocks get gradient, copied channels drift apart), it stays
+equivariant once they have, and growing refuses anything else."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,8 @@ import torch
 
 from ase_deeph2.basis import BasisSet
 from ase_deeph2.model import ELCT, ELCTConfig, build_graph, predict
-from ase_deeph2.model.grow import grow, grow_blocks, widen_channels
+from ase_deeph2.model.grow import grow, grow_blocks, radial_projection, refine_radial, widen_channels
+from ase_deeph2.model.layers import RadialBasis
 from ase_deeph2.model.io import _default_dtype
 from model_helpers import distorted_molecule, equivariance_error, make_model, rotated
 
@@ -103,3 +104,56 @@ def test_widening_refuses_other_changes(changes, message):
     small = make_model(MOS2)
     with pytest.raises(ValueError, match=message):
         widen_channels(small, deeper(small, **changes))
+
+
+def test_the_refitted_radial_basis_reproduces_the_old_gaussians():
+    """Independent of the fit: sample the old and new Gaussians at distances off the fit grid."""
+    p = radial_projection(16, 32)
+    x = torch.rand(5000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 0.95 + 0.05
+    old, new = RadialBasis(16).double(), RadialBasis(32).double()
+    assert float((new(x) @ p.T - old(x)).abs().max()) < 1e-3
+    assert float((new(x) @ p.T - old(x)).abs().max()) < 1e-3 * float(old(x).abs().max())
+
+
+@pytest.mark.parametrize("changes", [
+    {"n_rbf": 32},
+    {"radial_hidden": 128},  # x2, exact
+    {"n_rbf": 24, "radial_hidden": 192},  # x3
+    {"n_rbf": 32, "radial_hidden": 128, "channels": 16, "n_blocks": 3},  # everything at once (grow)
+])
+def test_a_model_with_a_finer_radial_part_predicts_the_same_blocks(changes):
+    atoms = distorted_molecule()
+    small = make_model(MOS2)  # n_rbf 16, radial_hidden 64
+    fine = deeper(small, **changes)
+    grow(small, fine, seed=3)
+    before, after = predict(small, atoms).hamiltonian.data, predict(fine, atoms).hamiltonian.data
+    scale = np.abs(before).max()
+    assert scale > 0.1
+    exact = "n_rbf" not in changes
+    np.testing.assert_allclose(after, before, rtol=0, atol=(1e-12 if exact else 1e-4) * scale)
+    assert exact or np.abs(after - before).max() > 0  # the basis changed: not a copy of the old model
+
+
+def test_a_refined_radial_part_learns_and_stays_equivariant():
+    atoms = distorted_molecule()
+    small = make_model(MOS2)
+    fine = deeper(small, n_rbf=32, radial_hidden=128)
+    refine_radial(small, fine)
+    fine(build_graph(atoms, fine.config)).pow(2).sum().backward()
+    first = fine.edge_embedding[0].weight
+    g = first.grad
+    assert float((g[:64] - g[64:]).abs().max()) > 1e-3 * float(g.abs().max())  # the hidden copies drift apart
+    assert float(g[:, :32].abs().max()) > 0  # the new Gaussians get gradient
+    assert_equivariant_after_moving(fine, fine.parameters(), 0.05, atoms)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"n_rbf": 8}, "it must grow"),
+    ({"n_rbf": 17}, "use more"),
+    ({"radial_hidden": 96}, "whole multiple"),
+    ({"n_rbf": 32, "species_dim": 8}, "differ in species_dim"),
+])
+def test_refining_the_radial_part_refuses_other_changes(changes, message):
+    small = make_model(MOS2)
+    with pytest.raises(ValueError, match=message):
+        refine_radial(small, deeper(small, **changes))

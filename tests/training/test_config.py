@@ -46,7 +46,8 @@ def test_example_configurations_are_valid(name):
 @pytest.mark.parametrize("name", EXAMPLE_CONFIGS)
 def test_example_fine_tunes_match_the_model_they_start_from(name):
     """An example that fine-tunes a shipped model (training.init_from) must describe that model's
-    architecture, or one it grows into (more blocks, or channels / hidden times a whole factor)."""
+    architecture, or one it grows into (more blocks or radial functions, or channels / hidden / radial_hidden
+    times a whole factor)."""
     cfg = load_config(EXAMPLES / name)
     if not cfg.training.init_from:
         pytest.skip(f"{name} trains from random weights")

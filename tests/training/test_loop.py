@@ -125,9 +125,10 @@ def test_fine_tuning_starts_from_the_given_model_and_refuses_another_architectur
     raw["model"]["channels"] = 4
     with pytest.raises(ValueError, match=r"init_from .*channels \(8 vs 4\)"):
         Trainer(make(raw, tmp_path), resume=False, progress=False)
-    # a deeper or wider model grows from it (model.grow): it starts with the first one's blocks
+    # a deeper, wider or radially finer model grows from it (model.grow): it starts with the first one's blocks
     for out, changes, tol in (("deeper", {"n_blocks": 2}, 1e-9),  # the same float32 weights
-                              ("wider", {"n_blocks": 2, "channels": 16, "hidden": 16}, 1e-5)):  # split in float32
+                              ("wider", {"n_blocks": 2, "channels": 16, "hidden": 16}, 1e-5),  # split in float32
+                              ("finer", {"n_rbf": 32, "radial_hidden": 128}, 1e-4)):  # the radial basis refitted
         raw = tiny_config(tmp_path, [str(corpus)], out=out, epochs=1, init_from="first/model.pt")
         raw["model"].update(changes)
         grown = Trainer(make(raw, tmp_path), resume=False, progress=False)
