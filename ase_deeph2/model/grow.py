@@ -148,6 +148,16 @@ class _Widener:
         self.linear(old[-1], new[-1], None, c_out)
 
 
+def _refuse_other_changes(trained: nn.Module, new: nn.Module, may_grow: tuple[str, ...], what: str) -> tuple[dict, dict]:
+    """Both configurations as dicts; ValueError if they differ in anything but ``may_grow`` (and fitted fields)."""
+    a, b = trained.config.to_dict(), new.config.to_dict()
+    other = sorted(k for k in a if k not in (*may_grow, "avg_neighbors") and a[k] != b.get(k))
+    if other:
+        raise ValueError(f"cannot {what}: it differs in {', '.join(other)} too "
+                         f"(only {' and '.join(may_grow)} may grow)")
+    return a, b
+
+
 def radial_projection(n_old: int, n_new: int) -> torch.Tensor:
     """(n_old, n_new) float64 P with RadialBasis(n_old)(x) ~= P @ RadialBasis(n_new)(x) on 0.05 <= x < 1.
 
@@ -180,11 +190,7 @@ def refine_radial(trained: nn.Module, fine: nn.Module, seed: int = 0) -> None:
     """
     from .layers import RadialMLP
 
-    a, b = trained.config.to_dict(), fine.config.to_dict()
-    other = sorted(k for k in a if k not in ("n_rbf", "radial_hidden", "avg_neighbors") and a[k] != b.get(k))
-    if other:
-        raise ValueError(f"cannot refine the radial part: the models differ in {', '.join(other)} too "
-                         f"(only n_rbf and radial_hidden may grow)")
+    a, b = _refuse_other_changes(trained, fine, ("n_rbf", "radial_hidden"), "refine the radial part")
     if b["n_rbf"] < a["n_rbf"]:
         raise ValueError(f"cannot refine the radial basis from {a['n_rbf']} to {b['n_rbf']} Gaussians: it must grow")
     R = _Copies(a["radial_hidden"], b["radial_hidden"], "radial_hidden")
@@ -199,9 +205,9 @@ def refine_radial(trained: nn.Module, fine: nn.Module, seed: int = 0) -> None:
             if name != "rbf.centers" and name.rsplit(".", 2)[0] not in radial:
                 mine[name] = value
         fine.load_state_dict(mine)
-        modules = dict(fine.named_modules())
+        olds, news = dict(trained.named_modules()), dict(fine.named_modules())
         for name in radial:
-            old, new = dict(trained.named_modules())[name], modules[name]
+            old, new = olds[name], news[name]
             first = old[0].weight
             if project is not None:
                 first = torch.cat([first[:, :n_rbf] @ project.to(first.device), first[:, n_rbf:]], dim=1)
@@ -220,11 +226,7 @@ def widen_channels(trained: nn.Module, wide: nn.Module, seed: int = 0) -> None:
     Raises:
         ValueError: the two differ in anything but their widths, or a width does not grow by a whole factor.
     """
-    a, b = trained.config.to_dict(), wide.config.to_dict()
-    other = sorted(k for k in a if k not in ("channels", "hidden", "avg_neighbors") and a[k] != b.get(k))
-    if other:
-        raise ValueError(f"cannot widen the model: it differs in {', '.join(other)} too (only channels and "
-                         f"hidden may grow)")
+    a, b = _refuse_other_changes(trained, wide, ("channels", "hidden"), "widen the model")
     C = _Copies(a["channels"], b["channels"], "channels")
     C3 = _Copies(3 * a["channels"], 3 * b["channels"], "channels", groups=3)  # [x_i, x_j, e_ij], each as C
     H = _Copies(a["hidden"], b["hidden"], "hidden", groups=a["n_heads"])

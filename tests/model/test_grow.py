@@ -151,7 +151,7 @@ def test_a_refined_radial_part_learns_and_stays_equivariant():
     ({"n_rbf": 8}, "it must grow"),
     ({"n_rbf": 17}, "use more"),
     ({"radial_hidden": 96}, "whole multiple"),
-    ({"n_rbf": 32, "species_dim": 8}, "differ in species_dim"),
+    ({"n_rbf": 32, "species_dim": 8}, "differs in species_dim"),
 ])
 def test_refining_the_radial_part_refuses_other_changes(changes, message):
     small = make_model(MOS2)
